@@ -1,0 +1,83 @@
+#pragma once
+// BufferPool: where tensor storage comes from. A training step allocates the same buffer sizes every
+// time, so buffers freed by one step are kept (by size) and handed to the next one instead of going
+// back to the heap: after the first step, the training loop does no large allocations.
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace babygpt::detail {
+
+/// 64-byte alignment: a cache line, and enough for every SIMD width Eigen uses.
+inline constexpr std::size_t buffer_alignment = 64;
+
+class BufferPool {
+public:
+    /// The process-wide pool. Deliberately never destroyed, so buffers owned by static tensors can
+    /// still be released safely during program exit.
+    static BufferPool& instance() {
+        static BufferPool* pool = new BufferPool;
+        return *pool;
+    }
+
+    /// An uninitialised buffer of at least `bytes` bytes.
+    void* acquire(std::size_t bytes) {
+        bytes = rounded(bytes);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = free_.find(bytes);
+            if (it != free_.end() && !it->second.empty()) {
+                void* p = it->second.back();
+                it->second.pop_back();
+                cached_bytes_ -= bytes;
+                return p;
+            }
+        }
+        return ::operator new(bytes, std::align_val_t(buffer_alignment));
+    }
+
+    void release(void* p, std::size_t bytes) {
+        bytes = rounded(bytes);
+        std::lock_guard<std::mutex> lock(mutex_);
+        free_[bytes].push_back(p);
+        cached_bytes_ += bytes;
+    }
+
+    /// Returns every cached buffer to the heap (e.g. after training, before generation).
+    void clear() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& [bytes, list] : free_)
+            for (void* p : list) ::operator delete(p, std::align_val_t(buffer_alignment));
+        free_.clear();
+        cached_bytes_ = 0;
+    }
+
+    /// Bytes held in the cache, not in use by any tensor.
+    std::size_t cached_bytes() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return cached_bytes_;
+    }
+
+private:
+    static std::size_t rounded(std::size_t bytes) {
+        return bytes == 0 ? buffer_alignment : (bytes + buffer_alignment - 1) / buffer_alignment * buffer_alignment;
+    }
+
+    std::mutex mutex_;
+    std::unordered_map<std::size_t, std::vector<void*>> free_;
+    std::size_t cached_bytes_ = 0;
+};
+
+/// A shared, uninitialised array of n elements from the pool; it returns there when the last owner goes.
+template <typename T>
+std::shared_ptr<T> allocate_buffer(std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    T* p = static_cast<T*>(BufferPool::instance().acquire(bytes));
+    return std::shared_ptr<T>(p, [bytes](T* q) { BufferPool::instance().release(q, bytes); });
+}
+
+}  // namespace babygpt::detail

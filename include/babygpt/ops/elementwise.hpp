@@ -1,0 +1,184 @@
+#pragma once
+// Elementwise arithmetic: add, sub, mul, div of two tensors (with broadcasting over leading dimensions)
+// and of a tensor and a scalar, plus the C++ operators that spell them.
+//
+// Broadcasting rule: after dropping leading 1s, the smaller shape must equal the trailing dimensions of
+// the larger one, e.g. (B, T, C) + (C), (B, T, C) + (T, C), (B, T, C) * (). The larger tensor is viewed
+// as a (repeat, inner) matrix and the smaller one as an (inner) row that every matrix row meets.
+// In backward, the smaller operand's gradient is the sum over those repeated rows.
+
+#include <type_traits>
+
+#include "babygpt/autograd.hpp"
+#include "babygpt/tensor.hpp"
+
+namespace babygpt {
+
+namespace detail {
+
+enum class BinaryOp { add, sub, mul, div };
+
+inline const char* binary_op_name(BinaryOp op) {
+    switch (op) {
+        case BinaryOp::add: return "add";
+        case BinaryOp::sub: return "sub";
+        case BinaryOp::mul: return "mul";
+        default: return "div";
+    }
+}
+
+inline const char* binary_op_symbol(BinaryOp op) {
+    switch (op) {
+        case BinaryOp::add: return "+";
+        case BinaryOp::sub: return "-";
+        case BinaryOp::mul: return "*";
+        default: return "/";
+    }
+}
+
+template <typename T>
+Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
+    const bool a_is_large = a.numel() >= b.numel();
+    const Tensor<T>& large = a_is_large ? a : b;
+    const Tensor<T>& small = a_is_large ? b : a;
+    BABYGPT_CHECK(is_trailing_shape(small.shape(), large.shape()), binary_op_name(op), ": ",
+                  to_string(a.shape()), " ", binary_op_symbol(op), " ", to_string(b.shape()),
+                  ": shapes do not broadcast (the smaller shape must equal the trailing dimensions of the larger)");
+    const std::int64_t inner = small.numel();
+    const std::int64_t repeat = inner == 0 ? 0 : large.numel() / inner;
+
+    Tensor<T> out = Tensor<T>::empty(large.shape());
+    // Row-major (repeat, inner) views; the broadcast operand is one (1, inner) row.
+    using RowMajorArray = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Map = Eigen::Map<RowMajorArray>;
+    using Row = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
+    Map L(large.data(), repeat, inner);
+    Row S(small.data(), inner);
+    Map O(out.data(), repeat, inner);
+    // For the non-commutative ops, the order of the operands matters: a op b.
+    switch (op) {
+        case BinaryOp::add: O = L.rowwise() + S; break;
+        case BinaryOp::mul: O = L.rowwise() * S; break;
+        case BinaryOp::sub:
+            if (a_is_large) O = L.rowwise() - S;
+            else O = (-L).rowwise() + S;
+            break;
+        case BinaryOp::div:
+            if (a_is_large) O = L.rowwise() / S;
+            else O = L.inverse().rowwise() * S;
+            break;
+    }
+
+    record(out, binary_op_name(op), {a, b}, [op, a, b, a_is_large, repeat, inner](const Tensor<T>& g) {
+        Map G(g.data(), repeat, inner);
+        // d(out)/d(large) has the full shape; d(out)/d(small) is summed over the repeated rows.
+        const Tensor<T>& large = a_is_large ? a : b;
+        const Tensor<T>& small = a_is_large ? b : a;
+        Map L(large.data(), repeat, inner);
+        Row S(small.data(), inner);
+        const bool large_needs = large.requires_grad();
+        const bool small_needs = small.requires_grad();
+        // Sign/scale of the gradient w.r.t. a and b for add/sub.
+        const T sign_large = (op == BinaryOp::sub && !a_is_large) ? T(-1) : T(1);
+        const T sign_small = (op == BinaryOp::sub && a_is_large) ? T(-1) : T(1);
+        switch (op) {
+            case BinaryOp::add:
+            case BinaryOp::sub:
+                if (large_needs) Map(large.grad_data(), repeat, inner) += sign_large * G;
+                if (small_needs) Row(small.grad_data(), inner) += sign_small * G.colwise().sum();
+                break;
+            case BinaryOp::mul:
+                if (large_needs) Map(large.grad_data(), repeat, inner) += G.rowwise() * S;
+                if (small_needs) Row(small.grad_data(), inner) += (G * L).colwise().sum();
+                break;
+            case BinaryOp::div:
+                if (a_is_large) {  // out = L / S: dL = g / S, dS = -g L / S^2
+                    if (large_needs) Map(large.grad_data(), repeat, inner) += G.rowwise() / S;
+                    if (small_needs)
+                        Row(small.grad_data(), inner) -= (G * L).colwise().sum() / S.square();
+                } else {  // out = S / L: dS = sum(g / L), dL = -g S / L^2
+                    if (large_needs)
+                        Map(large.grad_data(), repeat, inner) -= (G / L.square()).rowwise() * S;
+                    if (small_needs) Row(small.grad_data(), inner) += (G / L).colwise().sum();
+                }
+                break;
+        }
+    });
+    return out;
+}
+
+}  // namespace detail
+
+template <typename T>
+Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(detail::BinaryOp::add, a, b); }
+template <typename T>
+Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(detail::BinaryOp::sub, a, b); }
+template <typename T>
+Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(detail::BinaryOp::mul, a, b); }
+template <typename T>
+Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) { return detail::binary(detail::BinaryOp::div, a, b); }
+
+/// a + s
+template <typename T>
+Tensor<T> add_scalar(const Tensor<T>& a, T s) {
+    Tensor<T> out = Tensor<T>::empty(a.shape());
+    out.array() = a.array() + s;
+    record(out, "add_scalar", {a}, [a](const Tensor<T>& g) { a.grad_array() += g.array(); });
+    return out;
+}
+
+/// a * s
+template <typename T>
+Tensor<T> mul_scalar(const Tensor<T>& a, T s) {
+    Tensor<T> out = Tensor<T>::empty(a.shape());
+    out.array() = a.array() * s;
+    record(out, "mul_scalar", {a}, [a, s](const Tensor<T>& g) { a.grad_array() += g.array() * s; });
+    return out;
+}
+
+/// s / a
+template <typename T>
+Tensor<T> rdiv_scalar(T s, const Tensor<T>& a) {
+    Tensor<T> out = Tensor<T>::empty(a.shape());
+    out.array() = s / a.array();
+    record(out, "rdiv_scalar", {a}, [a, s](const Tensor<T>& g) {
+        a.grad_array() -= g.array() * s / a.array().square();
+    });
+    return out;
+}
+
+template <typename T>
+Tensor<T> neg(const Tensor<T>& a) { return mul_scalar(a, T(-1)); }
+
+// ---- operators ---------------------------------------------------------------------------------------
+// Scalars of any arithmetic type are converted to the tensor's scalar type: x * 0.5 works for Tensorf.
+
+template <typename T>
+Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) { return add(a, b); }
+template <typename T>
+Tensor<T> operator-(const Tensor<T>& a, const Tensor<T>& b) { return sub(a, b); }
+template <typename T>
+Tensor<T> operator*(const Tensor<T>& a, const Tensor<T>& b) { return mul(a, b); }
+template <typename T>
+Tensor<T> operator/(const Tensor<T>& a, const Tensor<T>& b) { return div(a, b); }
+template <typename T>
+Tensor<T> operator-(const Tensor<T>& a) { return neg(a); }
+
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator+(const Tensor<T>& a, S s) { return add_scalar(a, static_cast<T>(s)); }
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator+(S s, const Tensor<T>& a) { return add_scalar(a, static_cast<T>(s)); }
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator-(const Tensor<T>& a, S s) { return add_scalar(a, static_cast<T>(-s)); }
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator-(S s, const Tensor<T>& a) { return add_scalar(neg(a), static_cast<T>(s)); }
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator*(const Tensor<T>& a, S s) { return mul_scalar(a, static_cast<T>(s)); }
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator*(S s, const Tensor<T>& a) { return mul_scalar(a, static_cast<T>(s)); }
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator/(const Tensor<T>& a, S s) { return mul_scalar(a, T(1) / static_cast<T>(s)); }
+template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
+Tensor<T> operator/(S s, const Tensor<T>& a) { return rdiv_scalar(static_cast<T>(s), a); }
+
+}  // namespace babygpt

@@ -1,0 +1,57 @@
+#pragma once
+// Shape: the sizes of a tensor's dimensions, outermost first (row-major), e.g. (B, T, C).
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "babygpt/error.hpp"
+
+namespace babygpt {
+
+using Shape = std::vector<std::int64_t>;
+
+/// Number of elements of a tensor of this shape (1 for the 0-d shape ()).
+inline std::int64_t numel(const Shape& shape) {
+    std::int64_t n = 1;
+    for (std::int64_t d : shape) n *= d;
+    return n;
+}
+
+/// "(2,3,4)"; "()" for a 0-d shape; "(5,)" for 1-d, as Python prints them.
+inline std::string to_string(const Shape& shape) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i > 0) s += ",";
+        s += std::to_string(shape[i]);
+    }
+    if (shape.size() == 1) s += ",";
+    return s + ")";
+}
+
+namespace detail {
+
+/// Turns a possibly negative dimension index into 0..rank-1, or throws naming the op.
+inline std::size_t normalize_dim(const char* op, std::int64_t dim, std::size_t rank) {
+    const auto r = static_cast<std::int64_t>(rank);
+    BABYGPT_CHECK(dim >= -r && dim < r, op, ": dimension ", dim, " is out of range for a ", rank,
+                  "-d tensor");
+    return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
+}
+
+inline Shape without_leading_ones(const Shape& shape) {
+    std::size_t first = 0;
+    while (first < shape.size() && shape[first] == 1) ++first;
+    return Shape(shape.begin() + static_cast<std::ptrdiff_t>(first), shape.end());
+}
+
+/// True if `small` (leading 1s dropped) equals the trailing dimensions of `large`.
+inline bool is_trailing_shape(const Shape& small, const Shape& large) {
+    const Shape s = without_leading_ones(small);
+    if (s.size() > large.size()) return false;
+    return std::equal(s.begin(), s.end(), large.end() - static_cast<std::ptrdiff_t>(s.size()));
+}
+
+}  // namespace detail
+}  // namespace babygpt

@@ -1,0 +1,259 @@
+#pragma once
+// Tensor: an N-dimensional array with contiguous row-major storage, templated on the scalar.
+//
+// A Tensor is a cheap handle: copying one shares the same data (and the same autograd node), like a
+// Python reference to a torch.Tensor. reshape() returns a view that shares the storage too; clone()
+// copies. The compute goes through Eigen: matrix() and array() map the storage without copying, so a
+// (B, T, C) tensor is a (B*T, C) row-major matrix for one GEMM.
+//
+//     using namespace babygpt;
+//     Tensorf x = Tensorf::randn({4, 8, 32}, gen);        // (B, T, C)
+//     Tensorf w = Tensorf::zeros({32, 16}).requires_grad_();
+//     Tensorf y = matmul(x, w);                            // (B, T, 16), one GEMM
+//     sum(y).backward();                                   // w.grad() is (32, 16)
+//
+// What it deliberately is not: there are no strides, so transpose() copies; there is no device but the CPU.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "babygpt/buffer_pool.hpp"
+#include "babygpt/error.hpp"
+#include "babygpt/random.hpp"
+#include "babygpt/shape.hpp"
+
+namespace babygpt {
+
+template <typename T>
+struct Node;  // autograd.hpp: how a tensor was computed, and how its gradient flows back
+
+/// The state a Tensor handle points to. Ops read and write it through Tensor's accessors.
+template <typename T>
+struct TensorImpl {
+    Shape shape;
+    std::int64_t size = 0;       // numel(shape), cached
+    std::shared_ptr<T> data;     // `size` elements, row-major; shared by reshape views
+    std::shared_ptr<T> grad;     // same size, allocated (zeroed) when the first gradient arrives
+    bool requires_grad = false;
+    bool is_leaf = true;         // false once an op records this tensor as its output
+    std::shared_ptr<Node<T>> grad_fn;
+};
+
+template <typename T>
+class Tensor {
+public:
+    using Scalar = T;
+    using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using MatrixMap = Eigen::Map<Matrix>;
+    using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+    /// An undefined tensor (no storage); defined() is false.
+    Tensor() = default;
+    explicit Tensor(std::shared_ptr<TensorImpl<T>> impl) : impl_(std::move(impl)) {}
+
+    // ---- factories -------------------------------------------------------------------------------
+
+    /// Uninitialised storage: for op outputs that are fully written right away.
+    static Tensor empty(const Shape& shape) {
+        for (std::int64_t d : shape)
+            BABYGPT_CHECK(d >= 0, "Tensor: negative dimension in shape ", to_string(shape));
+        auto impl = std::make_shared<TensorImpl<T>>();
+        impl->shape = shape;
+        impl->size = babygpt::numel(shape);
+        impl->data = detail::allocate_buffer<T>(static_cast<std::size_t>(impl->size));
+        return Tensor(std::move(impl));
+    }
+    static Tensor full(const Shape& shape, T value) {
+        Tensor t = empty(shape);
+        std::fill_n(t.data(), t.numel(), value);
+        return t;
+    }
+    static Tensor zeros(const Shape& shape) { return full(shape, T(0)); }
+    static Tensor ones(const Shape& shape) { return full(shape, T(1)); }
+    static Tensor scalar(T value) { return full({}, value); }
+
+    /// Copies `values` (row-major) into a tensor of `shape`; their count must match.
+    static Tensor from_data(const Shape& shape, const std::vector<T>& values) {
+        Tensor t = empty(shape);
+        BABYGPT_CHECK(static_cast<std::int64_t>(values.size()) == t.numel(), "Tensor::from_data: shape ",
+                      to_string(shape), " needs ", t.numel(), " values, got ", values.size());
+        std::copy(values.begin(), values.end(), t.data());
+        return t;
+    }
+    static Tensor from_data(const Shape& shape, std::initializer_list<T> values) {
+        return from_data(shape, std::vector<T>(values));
+    }
+
+    /// 0, 1, ..., n-1 as a 1-d tensor.
+    static Tensor arange(std::int64_t n) {
+        Tensor t = empty({n});
+        for (std::int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<T>(i);
+        return t;
+    }
+
+    /// Independent N(mean, std^2) samples, drawn in row-major order.
+    static Tensor randn(const Shape& shape, Generator& gen, double mean = 0.0, double std = 1.0) {
+        Tensor t = empty(shape);
+        for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(mean + std * gen.normal());
+        return t;
+    }
+
+    /// Independent U[low, high) samples, drawn in row-major order.
+    static Tensor rand(const Shape& shape, Generator& gen, double low = 0.0, double high = 1.0) {
+        Tensor t = empty(shape);
+        for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(gen.uniform(low, high));
+        return t;
+    }
+
+    // ---- shape and data --------------------------------------------------------------------------
+
+    bool defined() const { return impl_ != nullptr; }
+    const Shape& shape() const { return impl().shape; }
+    std::size_t dim() const { return impl().shape.size(); }
+    /// Size of one dimension; negative counts from the end (size(-1) is the last).
+    std::int64_t size(std::int64_t d) const { return shape()[detail::normalize_dim("size", d, dim())]; }
+    std::int64_t numel() const { return impl().size; }
+
+    T* data() const { return impl().data.get(); }
+
+    /// Element access for tests and small loops: t.at({b, t, c}); bounds are checked.
+    T& at(std::initializer_list<std::int64_t> index) const {
+        BABYGPT_CHECK(index.size() == dim(), "Tensor::at: ", index.size(), " indices for shape ",
+                      to_string(shape()));
+        std::int64_t offset = 0;
+        std::size_t d = 0;
+        for (std::int64_t i : index) {
+            BABYGPT_CHECK(i >= 0 && i < shape()[d], "Tensor::at: index ", i, " is out of range for dimension ",
+                          d, " of shape ", to_string(shape()));
+            offset = offset * shape()[d] + i;
+            ++d;
+        }
+        return data()[offset];
+    }
+    template <typename... Index>
+    T& operator()(Index... index) const {
+        return at({static_cast<std::int64_t>(index)...});
+    }
+
+    /// The value of a one-element tensor.
+    T item() const {
+        BABYGPT_CHECK(numel() == 1, "Tensor::item: needs exactly one element, the shape is ", to_string(shape()));
+        return data()[0];
+    }
+
+    std::vector<T> to_vector() const { return std::vector<T>(data(), data() + numel()); }
+
+    // ---- Eigen views (no copies) -----------------------------------------------------------------
+
+    /// The storage as a (numel / size(-1), size(-1)) row-major matrix: (B, T, C) -> (B*T, C).
+    MatrixMap matrix() const {
+        const std::int64_t cols = dim() == 0 ? 1 : shape().back();
+        const std::int64_t rows = cols == 0 ? 0 : numel() / cols;
+        return MatrixMap(data(), rows, cols);
+    }
+    /// The storage as a rows x cols row-major matrix (rows * cols must equal numel()).
+    MatrixMap matrix(std::int64_t rows, std::int64_t cols) const {
+        BABYGPT_CHECK(rows * cols == numel(), "Tensor::matrix: ", rows, "x", cols, " does not fit shape ",
+                      to_string(shape()));
+        return MatrixMap(data(), rows, cols);
+    }
+    /// The storage as a flat Eigen array, for elementwise expressions.
+    ArrayMap array() const { return ArrayMap(data(), numel()); }
+
+    // ---- autograd --------------------------------------------------------------------------------
+
+    bool requires_grad() const { return impl().requires_grad; }
+    /// Marks a leaf tensor as a parameter whose gradient backward() should compute; returns *this.
+    Tensor& requires_grad_(bool on = true) {
+        BABYGPT_CHECK(impl().is_leaf, "requires_grad_: only leaf tensors can be marked; this one was computed by ",
+                      "an op (detach() it first)");
+        impl_->requires_grad = on;
+        return *this;
+    }
+    bool is_leaf() const { return impl().is_leaf; }
+
+    /// The accumulated gradient (same shape; shares the gradient buffer), or an undefined tensor if
+    /// no gradient has arrived since the last zero_grad().
+    Tensor grad() const {
+        if (!impl().grad) return Tensor();
+        auto g = std::make_shared<TensorImpl<T>>();
+        g->shape = impl_->shape;
+        g->size = impl_->size;
+        g->data = impl_->grad;
+        return Tensor(std::move(g));
+    }
+    /// Drops the gradient; the next backward() starts from zero.
+    void zero_grad() const { impl().grad.reset(); }
+
+    /// The gradient buffer, allocated and zeroed on first use. Ops' backward functions accumulate into it.
+    T* grad_data() const {
+        if (!impl_->grad) {
+            impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
+            std::fill_n(impl_->grad.get(), impl_->size, T(0));
+        }
+        return impl_->grad.get();
+    }
+    ArrayMap grad_array() const { return ArrayMap(grad_data(), numel()); }
+    MatrixMap grad_matrix(std::int64_t rows, std::int64_t cols) const {
+        return MatrixMap(grad_data(), rows, cols);
+    }
+
+    /// Back-propagates from this one-element tensor into every tensor that requires grad (autograd.hpp).
+    void backward() const;
+
+    /// The same data, cut from the graph: no grad_fn, requires_grad false.
+    Tensor detach() const {
+        auto d = std::make_shared<TensorImpl<T>>();
+        d->shape = impl().shape;
+        d->size = impl_->size;
+        d->data = impl_->data;
+        return Tensor(std::move(d));
+    }
+    /// A deep copy of the data (not recorded by autograd).
+    Tensor clone() const {
+        Tensor c = empty(shape());
+        std::copy_n(data(), numel(), c.data());
+        return c;
+    }
+    /// Copies `source`'s values into this tensor's storage (same shape), e.g. to load weights.
+    void copy_(const Tensor& source) const {
+        BABYGPT_CHECK(source.shape() == shape(), "Tensor::copy_: shape ", to_string(source.shape()),
+                      " does not match ", to_string(shape()));
+        std::copy_n(source.data(), numel(), data());
+    }
+
+    const std::shared_ptr<TensorImpl<T>>& impl_ptr() const { return impl_; }
+    TensorImpl<T>& impl() const {
+        BABYGPT_CHECK(impl_ != nullptr, "Tensor: use of an undefined tensor");
+        return *impl_;
+    }
+
+private:
+    std::shared_ptr<TensorImpl<T>> impl_;
+};
+
+using Tensorf = Tensor<float>;         ///< the everyday tensor
+using Tensord = Tensor<double>;        ///< for gradient checks
+using IndexTensor = Tensor<std::int64_t>;  ///< token ids and targets
+
+template <typename T>
+std::ostream& operator<<(std::ostream& out, const Tensor<T>& t) {
+    out << "tensor" << to_string(t.shape()) << " [";
+    const std::int64_t shown = std::min<std::int64_t>(t.numel(), 16);
+    for (std::int64_t i = 0; i < shown; ++i) out << (i ? ", " : "") << t.data()[i];
+    if (shown < t.numel()) out << ", ...";
+    return out << "]";
+}
+
+}  // namespace babygpt
+
+#include "babygpt/autograd.hpp"
