@@ -20,13 +20,18 @@ Tensor<T> softmax(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     auto X = x.matrix(rows, C).array();
     auto Y = y.matrix(rows, C).array();
-    Y = (X.colwise() - X.rowwise().maxCoeff()).exp();
-    Y.colwise() /= Y.rowwise().sum();
+    using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
+    // Per-row statistics go into columns first: Eigen must not re-evaluate them per element.
+    const Column row_max = X.rowwise().maxCoeff();
+    Y = (X.colwise() - row_max).exp();
+    const Column row_sum = Y.rowwise().sum();
+    Y.colwise() /= row_sum;
     Tensor<T> saved = y.detach();
     record(y, "softmax", {x}, [x, saved, rows, C](const Tensor<T>& g) {
         auto G = g.matrix(rows, C).array();
         auto Y = saved.matrix(rows, C).array();
-        x.grad_matrix(rows, C).array() += Y * (G.colwise() - (G * Y).rowwise().sum());
+        const Eigen::Array<T, Eigen::Dynamic, 1> dot = (G * Y).rowwise().sum();
+        x.grad_matrix(rows, C).array() += Y * (G.colwise() - dot);
     });
     return y;
 }
@@ -38,13 +43,17 @@ Tensor<T> log_softmax(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     auto X = x.matrix(rows, C).array();
     auto Y = y.matrix(rows, C).array();
-    Y = X.colwise() - X.rowwise().maxCoeff();                // shifted: max of each row is 0
-    Y.colwise() -= Y.exp().rowwise().sum().log();            // minus log-sum-exp
+    using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
+    const Column row_max = X.rowwise().maxCoeff();
+    Y = X.colwise() - row_max;                            // shifted: the max of each row is 0
+    const Column log_sum_exp = Y.exp().rowwise().sum().log();
+    Y.colwise() -= log_sum_exp;
     Tensor<T> saved = y.detach();
     record(y, "log_softmax", {x}, [x, saved, rows, C](const Tensor<T>& g) {
         auto G = g.matrix(rows, C).array();
         auto Y = saved.matrix(rows, C).array();
-        x.grad_matrix(rows, C).array() += G - Y.exp().colwise() * G.rowwise().sum();
+        const Eigen::Array<T, Eigen::Dynamic, 1> total = G.rowwise().sum();
+        x.grad_matrix(rows, C).array() += G - Y.exp().colwise() * total;
     });
     return y;
 }

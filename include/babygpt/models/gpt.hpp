@@ -1,0 +1,188 @@
+#pragma once
+// BabyGPT: a character-level GPT as the reference tutorial builds it (see docs for the reference):
+//   token + position embeddings -> n_layer Pre-LN Blocks -> final LayerNorm -> lm_head -> logits.
+// Parameter names are the reference's state_dict keys (including its "postion_embedding_table").
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "babygpt/nn/block.hpp"
+#include "babygpt/nn/embedding.hpp"
+#include "babygpt/nn/layer_norm.hpp"
+#include "babygpt/nn/linear.hpp"
+#include "babygpt/ops/loss.hpp"
+
+namespace babygpt {
+
+/// The model's hyperparameters. The defaults are the reference's v9 preset (vocab_size has no default:
+/// it comes from the data).
+struct GPTConfig {
+    std::int64_t vocab_size = 0;   // number of distinct characters
+    std::int64_t block_size = 8;   // maximum context length T
+    std::int64_t n_embed = 32;     // embedding width C
+    std::int64_t n_head = 4;       // attention heads; head_size = n_embed / n_head
+    std::int64_t n_layer = 3;      // transformer blocks
+    double dropout = 0.0;          // dropout probability in training (v10+)
+
+    /// Throws babygpt::Error naming the first invalid field and how to fix it.
+    void validate() const {
+        BABYGPT_CHECK(vocab_size > 0, "GPTConfig: vocab_size must be positive, got ", vocab_size);
+        BABYGPT_CHECK(block_size > 0, "GPTConfig: block_size must be positive, got ", block_size);
+        BABYGPT_CHECK(n_embed > 0, "GPTConfig: n_embed must be positive, got ", n_embed);
+        BABYGPT_CHECK(n_head > 0, "GPTConfig: n_head must be positive, got ", n_head);
+        BABYGPT_CHECK(n_layer > 0, "GPTConfig: n_layer must be positive, got ", n_layer);
+        BABYGPT_CHECK(n_embed % n_head == 0, "GPTConfig: n_embed (", n_embed, ") must be divisible by n_head (",
+                      n_head, "); e.g. n_embed ", (n_embed / n_head + 1) * n_head, " or n_head ", largest_divisor());
+        BABYGPT_CHECK(dropout >= 0.0 && dropout < 1.0, "GPTConfig: dropout must be in [0, 1), got ", dropout);
+    }
+
+private:
+    std::int64_t largest_divisor() const {  // the largest n_head <= the given one that divides n_embed
+        for (std::int64_t h = std::min(n_head, n_embed); h > 1; --h)
+            if (n_embed % h == 0) return h;
+        return 1;
+    }
+};
+
+/// How generate() picks each next token.
+struct SamplingOptions {
+    double temperature = 1.0;  // > 0; below 1 sharpens the distribution, above 1 flattens it
+    std::int64_t top_k = 0;    // 0: sample from every token; k: only from the k most likely
+};
+
+template <typename T>
+struct GPTOutput {
+    Tensor<T> logits;  // (B, T, V)
+    Tensor<T> loss;    // () mean cross-entropy, undefined when no targets were given
+};
+
+/// The BabyGPT language model.
+///
+///     GPTConfig config;  config.vocab_size = 65;
+///     Generator gen(42);
+///     GPT<float> model(config, gen);
+///     auto [logits, loss] = model.forward(idx, targets);  // (B, T) ids -> (B, T, V), ()
+///     loss.backward();
+template <typename T>
+class GPT : public nn::Module<T> {
+public:
+    GPT(const GPTConfig& config, Generator& gen)
+        : config((config.validate(), config)),
+          dropout_gen_(gen.next_u64()),
+          token_embedding_table(config.vocab_size, config.n_embed, gen),
+          postion_embedding_table(config.block_size, config.n_embed, gen),
+          ln_final(config.n_embed),
+          lm_head(config.n_embed, config.vocab_size, true, gen) {
+        this->register_module("token_embedding_table", token_embedding_table);
+        this->register_module("postion_embedding_table", postion_embedding_table);
+        for (std::int64_t l = 0; l < config.n_layer; ++l) {
+            blocks.push_back(std::make_unique<nn::Block<T>>(config.n_embed, config.n_head, config.block_size,
+                                                            config.dropout, dropout_gen_));
+            this->register_module("blocks." + std::to_string(l), *blocks.back());
+        }
+        this->register_module("ln_final", ln_final);
+        this->register_module("lm_head", lm_head);
+    }
+
+    /// idx (B, T) token ids with T <= block_size; targets (B, T) or undefined.
+    GPTOutput<T> forward(const IndexTensor& idx, const IndexTensor& targets = IndexTensor()) const {
+        BABYGPT_CHECK(idx.dim() == 2, "GPT::forward: idx must be (B, T), got ", to_string(idx.shape()));
+        const std::int64_t Tn = idx.size(1);
+        BABYGPT_CHECK(Tn >= 1 && Tn <= config.block_size, "GPT::forward: sequence length ", Tn,
+                      " must be between 1 and block_size = ", config.block_size);
+        const IndexTensor pos = IndexTensor::arange(Tn);                                         // (T)
+        Tensor<T> x = token_embedding_table.forward(idx) + postion_embedding_table.forward(pos);  // (B, T, C)
+        for (const auto& block : blocks) x = block->forward(x);                                   // (B, T, C)
+        GPTOutput<T> out;
+        out.logits = lm_head.forward(ln_final.forward(x));                                         // (B, T, V)
+        if (targets.defined()) out.loss = cross_entropy(out.logits, targets);                      // ()
+        return out;
+    }
+
+    /// Appends max_new_tokens sampled tokens to every row of idx (B, T0); the context fed to the model
+    /// is cropped to the last block_size tokens. `on_token(row, token)` (optional) sees each new token
+    /// as soon as it is drawn, for streaming output. Runs without recording a graph.
+    IndexTensor generate(IndexTensor idx, std::int64_t max_new_tokens, Generator& gen,
+                         const SamplingOptions& options = {},
+                         const std::function<void(std::int64_t, std::int64_t)>& on_token = {}) const {
+        BABYGPT_CHECK(idx.dim() == 2 && idx.size(1) >= 1, "GPT::generate: idx must be (B, T) with T >= 1, got ",
+                      to_string(idx.shape()));
+        BABYGPT_CHECK(options.temperature > 0.0, "GPT::generate: temperature must be positive, got ",
+                      options.temperature);
+        BABYGPT_CHECK(options.top_k >= 0, "GPT::generate: top_k must be >= 0, got ", options.top_k);
+        NoGradGuard no_grad;
+        const std::int64_t B = idx.size(0), V = config.vocab_size;
+        std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(B));
+        for (std::int64_t b = 0; b < B; ++b)
+            rows[b].assign(idx.data() + b * idx.size(1), idx.data() + (b + 1) * idx.size(1));
+        std::vector<double> probs(static_cast<std::size_t>(V));
+        for (std::int64_t step = 0; step < max_new_tokens; ++step) {
+            const std::int64_t len = std::min<std::int64_t>(rows[0].size(), config.block_size);
+            IndexTensor context = IndexTensor::empty({B, len});
+            for (std::int64_t b = 0; b < B; ++b)
+                std::copy(rows[b].end() - len, rows[b].end(), context.data() + b * len);
+            const Tensor<T> logits = forward(context).logits;  // (B, len, V)
+            for (std::int64_t b = 0; b < B; ++b) {
+                const T* last = logits.data() + (b * len + len - 1) * V;  // logits of the last position
+                const std::int64_t token = sample(last, V, options, gen, probs);
+                rows[b].push_back(token);
+                if (on_token) on_token(b, token);
+            }
+        }
+        IndexTensor out = IndexTensor::empty({B, static_cast<std::int64_t>(rows[0].size())});
+        for (std::int64_t b = 0; b < B; ++b) std::copy(rows[b].begin(), rows[b].end(), out.data() + b * out.size(1));
+        return out;
+    }
+
+    /// The generator behind dropout masks (its state belongs in a checkpoint for exact resumes).
+    Generator& dropout_generator() { return dropout_gen_; }
+
+    const GPTConfig config;
+
+private:
+    Generator dropout_gen_;  // declared before the layers, which keep a pointer to it
+
+public:
+    nn::Embedding<T> token_embedding_table;
+    nn::Embedding<T> postion_embedding_table;  // sic: the reference's name, kept for state_dict parity
+    std::vector<std::unique_ptr<nn::Block<T>>> blocks;
+    nn::LayerNorm<T> ln_final;
+    nn::Linear<T> lm_head;
+
+private:
+    /// Draws one token from softmax(logits / temperature), restricted to the top_k largest if top_k > 0.
+    static std::int64_t sample(const T* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
+                               std::vector<double>& probs) {
+        double threshold = -std::numeric_limits<double>::infinity();
+        if (options.top_k > 0 && options.top_k < V) {
+            std::vector<double> sorted(logits, logits + V);
+            std::nth_element(sorted.begin(), sorted.begin() + (options.top_k - 1), sorted.end(), std::greater<>());
+            threshold = sorted[static_cast<std::size_t>(options.top_k - 1)];
+        }
+        double max_logit = -std::numeric_limits<double>::infinity();
+        for (std::int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, static_cast<double>(logits[v]));
+        double total = 0;
+        for (std::int64_t v = 0; v < V; ++v) {
+            const double x = logits[v];
+            probs[v] = x >= threshold ? std::exp((x - max_logit) / options.temperature) : 0.0;
+            total += probs[v];
+        }
+        // Inverse-CDF sampling: the first token whose cumulative probability exceeds u.
+        const double u = gen.uniform() * total;
+        double cumulative = 0;
+        for (std::int64_t v = 0; v < V; ++v) {
+            cumulative += probs[v];
+            if (u < cumulative) return v;
+        }
+        for (std::int64_t v = V - 1; v >= 0; --v)  // rounding left u at the very top: the last possible token
+            if (probs[v] > 0) return v;
+        return V - 1;
+    }
+};
+
+}  // namespace babygpt

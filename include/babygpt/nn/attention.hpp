@@ -1,0 +1,102 @@
+#pragma once
+// Causal self-attention, as the reference builds it: n_head Heads of size hs = C / n_head, each with
+// its own key/query/value projections (bias-free), outputs concatenated and projected back to C.
+//
+// MultiHeadAttention keeps the reference's per-head parameters (so state_dict names and shapes match
+// "sa.heads.{h}.key.weight" exactly) but computes all heads at once: it stacks the 3 * n_head weight
+// matrices into one (3C, C) matrix for a single QKV GEMM and runs the fused attention kernel.
+// Head::forward is the plain, unfused formulation, kept for reading and as the test's yardstick.
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "babygpt/nn/dropout.hpp"
+#include "babygpt/nn/linear.hpp"
+#include "babygpt/nn/module.hpp"
+#include "babygpt/ops/attention.hpp"
+#include "babygpt/ops/dropout.hpp"
+#include "babygpt/ops/elementwise.hpp"
+#include "babygpt/ops/matmul.hpp"
+#include "babygpt/ops/shape_ops.hpp"
+#include "babygpt/ops/softmax.hpp"
+
+namespace babygpt::nn {
+
+/// One head of causal self-attention.
+template <typename T>
+class Head : public Module<T> {
+public:
+    Head(std::int64_t n_embed, std::int64_t head_size, std::int64_t block_size, double dropout, Generator& gen)
+        : key(n_embed, head_size, false, gen),
+          query(n_embed, head_size, false, gen),
+          value(n_embed, head_size, false, gen),
+          dropout(dropout, gen) {
+        this->register_module("key", key);
+        this->register_module("query", query);
+        this->register_module("value", value);
+        Tensor<T> lower = Tensor<T>::zeros({block_size, block_size});
+        for (std::int64_t i = 0; i < block_size; ++i)
+            for (std::int64_t j = 0; j <= i; ++j) lower(i, j) = T(1);
+        tril = this->register_buffer("tril", lower);  // the reference's mask, exported with the weights
+        this->register_module("dropout", this->dropout);
+    }
+
+    /// x (B, T, C) -> (B, T, hs), step by step.
+    Tensor<T> forward(const Tensor<T>& x) const {
+        const Tensor<T> k = key.forward(x);                                   // (B, T, hs)
+        const Tensor<T> q = query.forward(x);                                 // (B, T, hs)
+        const T scale = T(1) / std::sqrt(static_cast<T>(k.size(-1)));
+        Tensor<T> wei = matmul(q, transpose(k)) * scale;                      // (B, T, T)
+        wei = causal_mask(wei);                                               // future -> -inf
+        wei = dropout.forward(softmax(wei));                                  // (B, T, T)
+        return matmul(wei, value.forward(x));                                 // (B, T, hs)
+    }
+
+    Linear<T> key, query, value;
+    Dropout<T> dropout;
+    Tensor<T> tril;  // (block_size, block_size) lower-triangular ones
+};
+
+/// Multiple heads of self-attention in parallel, then a projection: "communication".
+template <typename T>
+class MultiHeadAttention : public Module<T> {
+public:
+    MultiHeadAttention(std::int64_t n_embed, std::int64_t n_head, std::int64_t block_size, double dropout,
+                       Generator& gen)
+        : n_head(n_head), attention_dropout(dropout), gen_(&gen) {
+        BABYGPT_CHECK(n_head > 0 && n_embed % n_head == 0, "MultiHeadAttention: n_embed = ", n_embed,
+                      " is not divisible by n_head = ", n_head);
+        for (std::int64_t h = 0; h < n_head; ++h) {
+            heads.push_back(std::make_unique<Head<T>>(n_embed, n_embed / n_head, block_size, dropout, gen));
+            this->register_module("heads." + std::to_string(h), *heads.back());
+        }
+        proj = std::make_unique<Linear<T>>(n_embed, n_embed, true, gen);
+        this->register_module("proj", *proj);
+        this->dropout = std::make_unique<Dropout<T>>(dropout, gen);
+        this->register_module("dropout", *this->dropout);
+    }
+
+    /// x (B, T, C) -> (B, T, C).
+    Tensor<T> forward(const Tensor<T>& x) const {
+        std::vector<Tensor<T>> rows;  // [queries of all heads, keys, values], each (hs, C)
+        for (const auto& h : heads) rows.push_back(h->query.weight);
+        for (const auto& h : heads) rows.push_back(h->key.weight);
+        for (const auto& h : heads) rows.push_back(h->value.weight);
+        const Tensor<T> qkv = linear(x, cat_rows(rows));  // (B, T, 3C): one GEMM for every head
+        const Tensor<T> att = causal_self_attention(qkv, n_head, attention_dropout, this->is_training(), *gen_);
+        return dropout->forward(proj->forward(att));      // (B, T, C)
+    }
+
+    std::int64_t n_head;
+    double attention_dropout;
+    std::vector<std::unique_ptr<Head<T>>> heads;
+    std::unique_ptr<Linear<T>> proj;
+    std::unique_ptr<Dropout<T>> dropout;
+
+private:
+    Generator* gen_;
+};
+
+}  // namespace babygpt::nn

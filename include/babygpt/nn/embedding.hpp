@@ -1,0 +1,27 @@
+#pragma once
+// Embedding(num, dim): a lookup table of `num` vectors of size `dim`, initialised N(0, 1) as PyTorch's.
+
+#include "babygpt/nn/module.hpp"
+#include "babygpt/ops/embedding.hpp"
+
+namespace babygpt::nn {
+
+/// Token (or position) ids -> vectors.
+///
+///     babygpt::nn::Embedding<float> tok(vocab_size, n_embed, gen);
+///     Tensorf x = tok.forward(idx);  // (B, T) ids -> (B, T, n_embed)
+template <typename T>
+class Embedding : public Module<T> {
+public:
+    Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim, Generator& gen) {
+        BABYGPT_CHECK(num_embeddings > 0 && embedding_dim > 0, "Embedding: sizes must be positive, got num=",
+                      num_embeddings, ", dim=", embedding_dim);
+        weight = this->register_parameter("weight", Tensor<T>::randn({num_embeddings, embedding_dim}, gen));
+    }
+
+    Tensor<T> forward(const IndexTensor& idx) const { return embedding(weight, idx); }
+
+    Tensor<T> weight;  // (num, dim)
+};
+
+}  // namespace babygpt::nn

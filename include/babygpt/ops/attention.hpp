@@ -1,0 +1,115 @@
+#pragma once
+// Fused causal self-attention over all heads, from one packed QKV projection.
+//
+// For every batch entry b and head h (hs = C / nh, scale = 1 / sqrt(hs)):
+//   S = Q K^T * scale                   (T, T)   attention scores
+//   P = softmax(S with j > i masked)    (T, T)   each row sums to 1 over positions j <= i
+//   P' = dropout(P)                     (T, T)   training only
+//   O = P' V                            (T, hs)  written into columns h*hs.. of the (B, T, C) output
+// This equals the reference's per-head Head modules followed by concatenation, without building the
+// (B, nh, T, T) intermediates as separate tensors and graph nodes.
+//
+// Backward, with G = dO (T, hs):
+//   dV = P'^T G,   dP' = G V^T,   dP = dP' * dropout mask,
+//   dS = P * (dP - rowsum(dP * P)) * scale     (softmax backward; zero above the diagonal as P is)
+//   dQ = dS K,     dK = dS^T Q
+
+#include <cmath>
+#include <vector>
+
+#include "babygpt/autograd.hpp"
+#include "babygpt/tensor.hpp"
+
+namespace babygpt {
+
+/// qkv (B, T, 3C) packed as [queries of all heads | keys | values], head h of each part in columns
+/// h*hs .. (h+1)*hs -> (B, T, C) with the heads' outputs side by side.
+template <typename T>
+Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, double dropout_p, bool training,
+                                Generator& gen) {
+    BABYGPT_CHECK(qkv.dim() == 3 && qkv.size(-1) % 3 == 0, "causal_self_attention: qkv must be (B, T, 3C), got ",
+                  to_string(qkv.shape()));
+    const std::int64_t B = qkv.size(0), Tn = qkv.size(1), C = qkv.size(2) / 3;
+    BABYGPT_CHECK(n_head > 0 && C % n_head == 0, "causal_self_attention: C = ", C,
+                  " is not divisible by n_head = ", n_head);
+    BABYGPT_CHECK(dropout_p >= 0.0 && dropout_p < 1.0, "causal_self_attention: dropout must be in [0, 1), got ",
+                  dropout_p);
+    const std::int64_t hs = C / n_head, TT = Tn * Tn;
+    const T scale = T(1) / std::sqrt(static_cast<T>(hs));
+    const bool use_dropout = training && dropout_p > 0.0;
+
+    using Matrix = typename Tensor<T>::Matrix;
+    using Strided = Eigen::Map<Matrix, 0, Eigen::OuterStride<>>;  // a head's (T, hs) slice of a wider row
+    using Square = Eigen::Map<Matrix>;                               // one (T, T) attention matrix
+
+    Tensor<T> probs = Tensor<T>::empty({B, n_head, Tn, Tn});  // P, kept for backward
+    Tensor<T> mask;                                           // 0 or 1/(1-p) per entry of P
+    if (use_dropout) {
+        mask = Tensor<T>::empty({B, n_head, Tn, Tn});
+        const T keep = static_cast<T>(1.0 / (1.0 - dropout_p));
+        for (std::int64_t i = 0; i < mask.numel(); ++i) mask.data()[i] = gen.uniform() >= dropout_p ? keep : T(0);
+    }
+    Tensor<T> out = Tensor<T>::empty({B, Tn, C});
+    Matrix dropped(Tn, Tn);
+    for (std::int64_t b = 0; b < B; ++b) {
+        for (std::int64_t h = 0; h < n_head; ++h) {
+            T* row0 = qkv.data() + b * Tn * 3 * C + h * hs;
+            Strided Q(row0, Tn, hs, Eigen::OuterStride<>(3 * C));
+            Strided K(row0 + C, Tn, hs, Eigen::OuterStride<>(3 * C));
+            Strided V(row0 + 2 * C, Tn, hs, Eigen::OuterStride<>(3 * C));
+            Square P(probs.data() + (b * n_head + h) * TT, Tn, Tn);
+            P.noalias() = Q * K.transpose();
+            for (std::int64_t i = 0; i < Tn; ++i) {  // masked, scaled softmax of row i over j <= i
+                auto row = P.row(i).head(i + 1).array();
+                row *= scale;
+                row = (row - row.maxCoeff()).exp();
+                row /= row.sum();
+                P.row(i).tail(Tn - i - 1).setZero();
+            }
+            Strided O(out.data() + b * Tn * C + h * hs, Tn, hs, Eigen::OuterStride<>(C));
+            if (use_dropout) {
+                dropped = P.cwiseProduct(Square(mask.data() + (b * n_head + h) * TT, Tn, Tn));
+                O.noalias() = dropped * V;
+            } else {
+                O.noalias() = P * V;
+            }
+        }
+    }
+
+    record(out, "causal_self_attention", {qkv}, [qkv, probs, mask, B, Tn, C, n_head, hs, TT, scale](const Tensor<T>& g) {
+        const bool use_dropout = mask.defined();
+        T* dqkv = qkv.grad_data();
+        Matrix dropped(Tn, Tn), dP(Tn, Tn);
+        Eigen::Array<T, Eigen::Dynamic, 1> row_dot(Tn);
+        for (std::int64_t b = 0; b < B; ++b) {
+            for (std::int64_t h = 0; h < n_head; ++h) {
+                const std::int64_t offset = b * Tn * 3 * C + h * hs;
+                Strided Q(qkv.data() + offset, Tn, hs, Eigen::OuterStride<>(3 * C));
+                Strided K(qkv.data() + offset + C, Tn, hs, Eigen::OuterStride<>(3 * C));
+                Strided V(qkv.data() + offset + 2 * C, Tn, hs, Eigen::OuterStride<>(3 * C));
+                Strided dQ(dqkv + offset, Tn, hs, Eigen::OuterStride<>(3 * C));
+                Strided dK(dqkv + offset + C, Tn, hs, Eigen::OuterStride<>(3 * C));
+                Strided dV(dqkv + offset + 2 * C, Tn, hs, Eigen::OuterStride<>(3 * C));
+                Strided G(g.data() + b * Tn * C + h * hs, Tn, hs, Eigen::OuterStride<>(C));
+                Square P(probs.data() + (b * n_head + h) * TT, Tn, Tn);
+                dP.noalias() = G * V.transpose();
+                if (use_dropout) {
+                    Square M(mask.data() + (b * n_head + h) * TT, Tn, Tn);
+                    dropped = P.cwiseProduct(M);
+                    dV.noalias() += dropped.transpose() * G;
+                    dP = dP.cwiseProduct(M);
+                } else {
+                    dV.noalias() += P.transpose() * G;
+                }
+                // softmax backward, row by row; then the 1/sqrt(hs) of the scores.
+                row_dot = (dP.array() * P.array()).rowwise().sum();
+                dP.array() = P.array() * (dP.array().colwise() - row_dot) * scale;  // now dS
+                dQ.noalias() += dP * K;
+                dK.noalias() += dP.transpose() * Q;
+            }
+        }
+    });
+    return out;
+}
+
+}  // namespace babygpt

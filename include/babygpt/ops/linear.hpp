@@ -1,0 +1,78 @@
+#pragma once
+// linear: y = x W^T + b with W stored (out, in) as PyTorch stores it, in one GEMM over all rows and
+// without materialising W^T (Eigen reads the transposed map directly). And cat_rows, which stacks
+// tensors along the first dimension (used to fuse per-head projection weights into one matrix).
+//
+// Backward, with x viewed as (N, in) and g as (N, out):
+//   dx = g W          (N, out) @ (out, in)
+//   dW += g^T x       (out, N) @ (N, in)
+//   db += sum over rows of g
+
+#include <vector>
+
+#include "babygpt/autograd.hpp"
+#include "babygpt/tensor.hpp"
+
+namespace babygpt {
+
+/// x (..., in), weight (out, in), bias (out) or undefined -> (..., out).
+template <typename T>
+Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>()) {
+    BABYGPT_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ",
+                  to_string(x.shape()), " and weight ", to_string(weight.shape()),
+                  ": the weight must be (out_features, in_features) with in_features = the input's last dimension");
+    const std::int64_t in = weight.size(1), out_features = weight.size(0);
+    BABYGPT_CHECK(!bias.defined() || bias.shape() == Shape{out_features}, "linear: bias ", to_string(bias.shape()),
+                  " does not match weight ", to_string(weight.shape()), " (expected (", out_features, ",))");
+    const std::int64_t N = in == 0 ? 0 : x.numel() / in;
+    Shape shape = x.shape();
+    shape.back() = out_features;
+    Tensor<T> y = Tensor<T>::empty(shape);
+    auto Y = y.matrix(N, out_features);
+    if (bias.defined()) {
+        Y.rowwise() = bias.matrix(1, out_features).row(0);
+        Y.noalias() += x.matrix(N, in) * weight.matrix().transpose();
+    } else {
+        Y.noalias() = x.matrix(N, in) * weight.matrix().transpose();
+    }
+    std::vector<Tensor<T>> inputs{x, weight};
+    if (bias.defined()) inputs.push_back(bias);
+    record(y, "linear", inputs, [x, weight, bias, N, in, out_features](const Tensor<T>& g) {
+        auto G = g.matrix(N, out_features);
+        if (x.requires_grad()) x.grad_matrix(N, in).noalias() += G * weight.matrix();
+        if (weight.requires_grad()) weight.grad_matrix(out_features, in).noalias() += G.transpose() * x.matrix(N, in);
+        if (bias.defined() && bias.requires_grad()) bias.grad_matrix(1, out_features) += G.colwise().sum();
+    });
+    return y;
+}
+
+/// Stacks tensors along the first dimension; the other dimensions must match: (a, C) + (b, C) -> (a+b, C).
+/// Row-major storage makes this a plain append of each part's data.
+template <typename T>
+Tensor<T> cat_rows(const std::vector<Tensor<T>>& parts) {
+    BABYGPT_CHECK(!parts.empty(), "cat_rows: needs at least one tensor");
+    const Shape& first = parts.front().shape();
+    BABYGPT_CHECK(!first.empty(), "cat_rows: cannot stack 0-d tensors");
+    std::int64_t rows = 0;
+    for (const Tensor<T>& p : parts) {
+        BABYGPT_CHECK(p.dim() == first.size() && std::equal(first.begin() + 1, first.end(), p.shape().begin() + 1),
+                      "cat_rows: ", to_string(first), " and ", to_string(p.shape()),
+                      ": all dimensions but the first must match");
+        rows += p.size(0);
+    }
+    Shape shape = first;
+    shape.front() = rows;
+    Tensor<T> out = Tensor<T>::empty(shape);
+    T* dst = out.data();
+    for (const Tensor<T>& p : parts) dst = std::copy_n(p.data(), p.numel(), dst);
+    record(out, "cat_rows", parts, [parts](const Tensor<T>& g) {
+        const T* src = g.data();
+        for (const Tensor<T>& p : parts) {
+            if (p.requires_grad()) p.grad_array() += Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src, p.numel());
+            src += p.numel();
+        }
+    });
+    return out;
+}
+
+}  // namespace babygpt

@@ -1,0 +1,103 @@
+#pragma once
+// AdamW with PyTorch's semantics and defaults (torch.optim.AdamW): decoupled weight decay, bias-corrected
+// first and second moments. For each parameter p with gradient g, at its step t (from 1):
+//   p  *= 1 - lr * weight_decay
+//   m   = beta1 m + (1 - beta1) g
+//   v   = beta2 v + (1 - beta2) g^2
+//   p  -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// Parameters without a gradient are skipped (and their step does not advance), as in PyTorch.
+
+#include <cmath>
+#include <vector>
+
+#include "babygpt/tensor.hpp"
+
+namespace babygpt::optim {
+
+struct AdamWOptions {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 1e-2;
+};
+
+/// The optimizer's whole state: per parameter its step count and both moments (same shapes as the
+/// parameters). Saved in checkpoints so that a resumed run continues exactly.
+template <typename T>
+struct AdamWState {
+    std::vector<std::int64_t> steps;
+    std::vector<Tensor<T>> exp_avg;     // m
+    std::vector<Tensor<T>> exp_avg_sq;  // v
+};
+
+///     babygpt::optim::AdamW<float> opt(model.parameters(), {.lr = 1e-2});
+///     opt.zero_grad(); loss.backward(); opt.step();
+template <typename T>
+class AdamW {
+public:
+    explicit AdamW(std::vector<Tensor<T>> params, AdamWOptions options = {})
+        : options(options), params_(std::move(params)) {
+        BABYGPT_CHECK(options.lr >= 0, "AdamW: learning rate must be >= 0, got ", options.lr);
+        BABYGPT_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
+                      "AdamW: betas must be in [0, 1), got (", options.beta1, ", ", options.beta2, ")");
+        BABYGPT_CHECK(options.eps >= 0, "AdamW: eps must be >= 0, got ", options.eps);
+        BABYGPT_CHECK(options.weight_decay >= 0, "AdamW: weight_decay must be >= 0, got ", options.weight_decay);
+        state_.steps.assign(params_.size(), 0);
+        for (const Tensor<T>& p : params_) {
+            state_.exp_avg.push_back(Tensor<T>::zeros(p.shape()));
+            state_.exp_avg_sq.push_back(Tensor<T>::zeros(p.shape()));
+        }
+    }
+
+    void zero_grad() const {
+        for (const Tensor<T>& p : params_) p.zero_grad();
+    }
+
+    void step() {
+        const T lr = static_cast<T>(options.lr), b1 = static_cast<T>(options.beta1), b2 = static_cast<T>(options.beta2);
+        const T eps = static_cast<T>(options.eps);
+        const T decay = T(1) - static_cast<T>(options.lr * options.weight_decay);
+        for (std::size_t i = 0; i < params_.size(); ++i) {
+            const Tensor<T>& p = params_[i];
+            const Tensor<T> grad = p.grad();
+            if (!grad.defined()) continue;
+            const std::int64_t t = ++state_.steps[i];
+            const T bias_correction1 = T(1) - static_cast<T>(std::pow(options.beta1, static_cast<double>(t)));
+            const T bias_correction2 = T(1) - static_cast<T>(std::pow(options.beta2, static_cast<double>(t)));
+            const T step_size = lr / bias_correction1;
+            const T sqrt_bc2 = std::sqrt(bias_correction2);
+            auto w = p.array();
+            auto g = grad.array();
+            auto m = state_.exp_avg[i].array();
+            auto v = state_.exp_avg_sq[i].array();
+            w *= decay;
+            m = b1 * m + (T(1) - b1) * g;
+            v = b2 * v + (T(1) - b2) * g.square();
+            w -= step_size * m / (v.sqrt() / sqrt_bc2 + eps);
+        }
+    }
+
+    const AdamWState<T>& state() const { return state_; }
+
+    /// Restores a state saved from an optimizer over parameters of the same shapes.
+    void load_state(const AdamWState<T>& state) {
+        BABYGPT_CHECK(state.steps.size() == params_.size() && state.exp_avg.size() == params_.size() &&
+                          state.exp_avg_sq.size() == params_.size(),
+                      "AdamW::load_state: the state is for ", state.steps.size(), " parameters, this optimizer has ",
+                      params_.size());
+        for (std::size_t i = 0; i < params_.size(); ++i) {
+            state_.exp_avg[i].copy_(state.exp_avg[i]);
+            state_.exp_avg_sq[i].copy_(state.exp_avg_sq[i]);
+        }
+        state_.steps = state.steps;
+    }
+
+    AdamWOptions options;
+
+private:
+    std::vector<Tensor<T>> params_;
+    AdamWState<T> state_;
+};
+
+}  // namespace babygpt::optim
