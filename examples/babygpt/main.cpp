@@ -1,0 +1,143 @@
+// babygpt: train a character-level GPT on any UTF-8 text, sample from it, inspect checkpoints.
+//
+//   babygpt train --data input.txt [--preset v9|v11] [options]
+//   babygpt sample --checkpoint runs/input.safetensors --prompt "ROMEO:"
+//   babygpt info --checkpoint runs/input.safetensors
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <babygpt/error.hpp>
+#include <babygpt/version.hpp>
+
+#include "sample.hpp"
+#include "settings.hpp"
+#include "train.hpp"
+
+namespace {
+
+using babygpt_cli::TrainSettings;
+
+/// The train options that mirror a setting: their names, so that explicitly given ones can be found.
+struct SettingOption {
+    std::string name;
+    CLI::Option* option;
+};
+
+std::vector<SettingOption> add_setting_options(CLI::App& train, TrainSettings& s) {
+    std::vector<SettingOption> options;
+    auto add = [&](const std::string& name, auto& field, const std::string& help) {
+        options.push_back({name, train.add_option("--" + name, field, help + " (preset default shown)")->capture_default_str()});
+    };
+    add("batch-size", s.batch_size, "sequences per training step");
+    add("block-size", s.block_size, "context length in characters");
+    add("n-embed", s.n_embed, "embedding width; must be divisible by --n-head");
+    add("n-head", s.n_head, "attention heads per block");
+    add("n-layer", s.n_layer, "transformer blocks");
+    add("dropout", s.dropout, "dropout probability in training, in [0, 1)");
+    add("learning-rate", s.learning_rate, "AdamW learning rate");
+    add("max-iters", s.max_iters, "total training steps (a resumed run continues up to this step)");
+    add("eval-interval", s.eval_interval, "steps between evaluations");
+    add("eval-iters", s.eval_iters, "batches per split in each evaluation");
+    add("train-ratio", s.train_ratio, "fraction of the text used for training; the rest validates");
+    add("seed", s.seed, "random seed for initialisation, batches and dropout");
+    return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app("babygpt " BABYGPT_VERSION_STRING ": train a character-level GPT on any UTF-8 text and sample from it");
+    app.require_subcommand(1);
+    app.set_version_flag("--version", BABYGPT_VERSION_STRING);
+
+    // ---- train ----
+    CLI::App* train = app.add_subcommand("train", "train BabyGPT on a text file, evaluate, save a checkpoint, then sample");
+    babygpt_cli::TrainRequest train_request;
+    TrainSettings cli_settings = babygpt_cli::preset_settings("v9");
+    std::string preset = "v9";
+    train->add_option("--data", train_request.data_path,
+                      "UTF-8 text file to train on (default: the small corpus in data/default.txt)");
+    train->add_option("--preset", preset, "hyperparameter preset: v9 (small, the default) or v11 (the full model)")
+        ->capture_default_str();
+    const std::vector<SettingOption> setting_options = add_setting_options(*train, cli_settings);
+    train->add_option("--threads", cli_settings.threads, "threads for the compute")->capture_default_str();
+    train->add_option("--out", train_request.out_path,
+                      "checkpoint file to write (default: runs/<data name>.safetensors; with --resume, that file)");
+    train->add_option("--resume", train_request.resume_path,
+                      "continue training from this checkpoint (its optimizer file must be next to it)");
+    train->add_option("--save-every", cli_settings.save_every, "also save a checkpoint every N steps (0: only at evaluations and the end)")
+        ->capture_default_str();
+    train->add_option("--sample-tokens", train_request.sample_tokens, "characters to sample per prompt after training (0: none)")
+        ->capture_default_str();
+    train->set_config("--config", "", "TOML or INI file setting any of these options (e.g. batch-size = 64)");
+
+    // ---- sample ----
+    CLI::App* sample = app.add_subcommand("sample", "generate text from a checkpoint, streaming characters as they come");
+    babygpt_cli::SampleRequest sample_request;
+    sample->add_option("--checkpoint", sample_request.checkpoint, "checkpoint written by 'babygpt train'")->required();
+    sample->add_option("--prompt", sample_request.prompts, "text to continue; repeat for several prompts (default: a newline)");
+    sample->add_option("--max-new-tokens", sample_request.max_new_tokens, "characters to generate per prompt")->capture_default_str();
+    sample->add_option("--temperature", sample_request.temperature, "sampling temperature (> 0; lower is more conservative)")
+        ->capture_default_str();
+    sample->add_option("--top-k", sample_request.top_k, "sample only from the k most likely characters (0: all)")->capture_default_str();
+    sample->add_option("--seed", sample_request.seed, "random seed for sampling")->capture_default_str();
+    sample->add_option("--threads", sample_request.threads, "threads for the compute")->capture_default_str();
+
+    // ---- info ----
+    CLI::App* info = app.add_subcommand("info", "show a checkpoint's configuration, vocabulary, step, parameters and losses");
+    std::string info_checkpoint;
+    info->add_option("--checkpoint", info_checkpoint, "checkpoint written by 'babygpt train'")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    try {
+        if (*train) {
+            // Precedence: preset < checkpoint (on resume) < options given on the command line or in --config.
+            TrainSettings settings = babygpt_cli::preset_settings(preset);
+            const TrainSettings given = cli_settings;
+            for (const SettingOption& s : setting_options)
+                if (s.option->count() > 0) train_request.explicit_options.insert(s.name);
+            auto pick = [&](const char* name, auto TrainSettings::*field) {
+                if (train_request.explicit_options.count(name)) settings.*field = given.*field;
+            };
+            pick("batch-size", &TrainSettings::batch_size);
+            pick("block-size", &TrainSettings::block_size);
+            pick("n-embed", &TrainSettings::n_embed);
+            pick("n-head", &TrainSettings::n_head);
+            pick("n-layer", &TrainSettings::n_layer);
+            pick("dropout", &TrainSettings::dropout);
+            pick("learning-rate", &TrainSettings::learning_rate);
+            pick("max-iters", &TrainSettings::max_iters);
+            pick("eval-interval", &TrainSettings::eval_interval);
+            pick("eval-iters", &TrainSettings::eval_iters);
+            pick("train-ratio", &TrainSettings::train_ratio);
+            pick("seed", &TrainSettings::seed);
+            settings.threads = given.threads;
+            settings.save_every = given.save_every;
+            BABYGPT_CHECK(train_request.sample_tokens >= 0, "--sample-tokens must be >= 0, got ",
+                          train_request.sample_tokens);
+            train_request.settings = settings;
+            return babygpt_cli::run_train(train_request);
+        }
+        if (*sample) return babygpt_cli::run_sample(sample_request);
+        if (*info) return babygpt_cli::run_info(info_checkpoint);
+    } catch (const babygpt::Error& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,177 @@
+#include "run_files.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include <babygpt/data/utf8.hpp>
+#include <babygpt/io/checkpoint.hpp>
+#include <babygpt/io/state_dict.hpp>
+
+namespace babygpt_cli {
+
+namespace st = babygpt::safetensors;
+using Metadata = std::map<std::string, std::string>;
+
+namespace {
+
+constexpr const char* format_name = "babygpt-checkpoint";
+constexpr const char* format_version = "1";
+
+std::string exact(double value) {
+    std::ostringstream out;
+    out.precision(17);
+    out << value;
+    return out.str();
+}
+
+std::string new_run_id() {
+    std::random_device device;
+    std::ostringstream out;
+    out << std::hex << device() << device();
+    return out.str();
+}
+
+const std::string& field(const Metadata& m, const std::string& key, const std::string& source) {
+    auto it = m.find(key);
+    BABYGPT_CHECK(it != m.end(), source, ": not a babygpt training checkpoint (its metadata has no '", key,
+                  "'); use a file written by 'babygpt train'");
+    return it->second;
+}
+
+std::int64_t integer(const Metadata& m, const std::string& key, const std::string& source) {
+    return babygpt::io::detail::parse_integer(field(m, key, source), key, source);
+}
+
+double real(const Metadata& m, const std::string& key, const std::string& source) {
+    return babygpt::io::detail::parse_real(field(m, key, source), key, source);
+}
+
+}  // namespace
+
+RunPaths RunPaths::for_checkpoint(const std::string& model_path) {
+    std::filesystem::path p(model_path);
+    std::filesystem::path stem = p.parent_path() / p.stem();
+    RunPaths paths;
+    paths.model = model_path;
+    paths.optimizer = stem.string() + ".optim.safetensors";
+    paths.csv = stem.string() + ".csv";
+    paths.svg = stem.string() + ".svg";
+    return paths;
+}
+
+void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const babygpt::GPT<float>& model,
+                     const babygpt::optim::AdamW<float>& optimizer) {
+    const std::filesystem::path dir = std::filesystem::path(paths.model).parent_path();
+    if (!dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        BABYGPT_CHECK(!ec, dir.string(), ": cannot create the output directory: ", ec.message());
+    }
+    const std::string run_id = info.run_id.empty() ? new_run_id() : info.run_id;
+    const TrainSettings& s = info.settings;
+
+    st::Contents optim = babygpt::io::adamw_state_dict(optimizer, model);
+    optim.metadata = {{"format", "babygpt-optimizer"}, {"run_id", run_id}, {"step", std::to_string(info.step)}};
+    st::save(paths.optimizer, optim);
+
+    Metadata m = babygpt::io::config_metadata(model.config);
+    std::string chars;
+    for (char32_t c : info.vocabulary.chars()) babygpt::data::append_utf8(chars, c);
+    m.insert({{"format", format_name},
+              {"format_version", format_version},
+              {"vocab", chars},
+              {"step", std::to_string(info.step)},
+              {"evaluated_step", std::to_string(info.evaluated_step)},
+              {"run_id", run_id},
+              {"data", info.data_path},
+              {"train_loss", exact(info.train_loss)},
+              {"val_loss", exact(info.val_loss)},
+              {"generator.batches", info.batch_generator},
+              {"generator.dropout", info.dropout_generator},
+              {"train.preset", s.preset},
+              {"train.batch_size", std::to_string(s.batch_size)},
+              {"train.learning_rate", exact(s.learning_rate)},
+              {"train.max_iters", std::to_string(s.max_iters)},
+              {"train.eval_interval", std::to_string(s.eval_interval)},
+              {"train.eval_iters", std::to_string(s.eval_iters)},
+              {"train.train_ratio", exact(s.train_ratio)},
+              {"train.seed", std::to_string(s.seed)}});
+    babygpt::io::save_state_dict(paths.model, model, m);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+    BABYGPT_CHECK(std::filesystem::exists(path), path, ": no such checkpoint file");
+    LoadedCheckpoint loaded;
+    loaded.contents = st::load(path);
+    const Metadata& m = loaded.contents.metadata;
+    BABYGPT_CHECK(field(m, "format", path) == format_name, path, ": not a babygpt training checkpoint");
+    const babygpt::GPTConfig config = babygpt::io::config_from_metadata(m, path);
+    CheckpointInfo& info = loaded.info;
+    const std::vector<char32_t> chars = babygpt::data::decode_utf8(field(m, "vocab", path), path + " (vocab)");
+    try {
+        info.vocabulary = babygpt::data::Vocabulary(chars);
+    } catch (const babygpt::Error& e) {
+        babygpt::detail::throw_error(path, ": the stored vocabulary is corrupt: ", e.what());
+    }
+    BABYGPT_CHECK(info.vocabulary.size() == config.vocab_size, path, ": the vocabulary has ", info.vocabulary.size(),
+                  " characters but vocab_size is ", config.vocab_size);
+    TrainSettings& s = info.settings;
+    s.block_size = config.block_size;
+    s.n_embed = config.n_embed;
+    s.n_head = config.n_head;
+    s.n_layer = config.n_layer;
+    s.dropout = config.dropout;
+    s.preset = field(m, "train.preset", path);
+    s.batch_size = integer(m, "train.batch_size", path);
+    s.learning_rate = real(m, "train.learning_rate", path);
+    s.max_iters = integer(m, "train.max_iters", path);
+    s.eval_interval = integer(m, "train.eval_interval", path);
+    s.eval_iters = integer(m, "train.eval_iters", path);
+    s.train_ratio = real(m, "train.train_ratio", path);
+    s.seed = static_cast<std::uint64_t>(integer(m, "train.seed", path));
+    info.data_path = field(m, "data", path);
+    info.step = integer(m, "step", path);
+    info.evaluated_step = integer(m, "evaluated_step", path);
+    info.batch_generator = field(m, "generator.batches", path);
+    info.dropout_generator = field(m, "generator.dropout", path);
+    info.run_id = field(m, "run_id", path);
+    info.train_loss = real(m, "train_loss", path);
+    info.val_loss = real(m, "val_loss", path);
+    BABYGPT_CHECK(info.step >= 0, path, ": negative step ", info.step);
+    return loaded;
+}
+
+void load_weights(babygpt::GPT<float>& model, const LoadedCheckpoint& checkpoint, const std::string& path) {
+    babygpt::io::load_state_dict(model, checkpoint.contents, path);
+}
+
+void load_optimizer(babygpt::optim::AdamW<float>& optimizer, const babygpt::GPT<float>& model, const RunPaths& paths,
+                    const CheckpointInfo& info) {
+    BABYGPT_CHECK(std::filesystem::exists(paths.optimizer), paths.optimizer,
+                  ": the optimizer state of this checkpoint is missing; it is written next to the checkpoint and "
+                  "is needed to resume");
+    const st::Contents optim = st::load(paths.optimizer);
+    auto id = optim.metadata.find("run_id");
+    auto step = optim.metadata.find("step");
+    BABYGPT_CHECK(id != optim.metadata.end() && id->second == info.run_id && step != optim.metadata.end() &&
+                      step->second == std::to_string(info.step),
+                  paths.optimizer, ": this optimizer state does not belong to ", paths.model,
+                  " (different run or step); the pair was not written together");
+    babygpt::io::load_adamw_state_dict(optimizer, model, optim, paths.optimizer);
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+    const std::string temporary = path + ".tmp";
+    std::FILE* f = std::fopen(temporary.c_str(), "wb");
+    BABYGPT_CHECK(f != nullptr, path, ": cannot write the file");
+    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+    const bool closed = std::fclose(f) == 0;
+    if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+        std::remove(temporary.c_str());
+        babygpt::detail::throw_error(path, ": could not write the file (disk full or not writable?)");
+    }
+}
+
+}  // namespace babygpt_cli

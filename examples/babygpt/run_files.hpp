@@ -1,0 +1,59 @@
+#pragma once
+// The files of a training run: the checkpoint (model state_dict plus metadata), its optimizer sibling,
+// and the metrics CSV and SVG next to them. All writes are atomic (temporary file, fsync, rename).
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include <babygpt/data/vocabulary.hpp>
+#include <babygpt/io/safetensors.hpp>
+#include <babygpt/models/gpt.hpp>
+#include <babygpt/optim/adamw.hpp>
+
+#include "settings.hpp"
+
+namespace babygpt_cli {
+
+/// runs/name.safetensors -> runs/name.optim.safetensors, runs/name.csv, runs/name.svg
+struct RunPaths {
+    std::string model, optimizer, csv, svg;
+    static RunPaths for_checkpoint(const std::string& model_path);
+};
+
+/// Everything besides the tensors that a resumed run needs, stored in the checkpoint's metadata.
+struct CheckpointInfo {
+    TrainSettings settings;
+    babygpt::data::Vocabulary vocabulary;
+    std::string data_path;
+    std::int64_t step = 0;             // training steps completed
+    std::int64_t evaluated_step = -1;  // the step whose evaluation is already printed and recorded
+    std::string batch_generator;       // babygpt::Generator::state() of the batch sampler
+    std::string dropout_generator;     // ... and of the model's dropout masks
+    std::string run_id;                // pairs the model file with its optimizer file
+    double train_loss = std::numeric_limits<double>::quiet_NaN();
+    double val_loss = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// Writes the optimizer file, then the model file (each atomically).
+void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const babygpt::GPT<float>& model,
+                     const babygpt::optim::AdamW<float>& optimizer);
+
+/// A loaded checkpoint file: its metadata decoded and its tensors, validated as a safetensors file.
+struct LoadedCheckpoint {
+    CheckpointInfo info;
+    babygpt::safetensors::Contents contents;
+};
+LoadedCheckpoint load_checkpoint(const std::string& path);
+
+/// Copies the weights into a model built from info.settings (errors name missing or mis-shaped tensors).
+void load_weights(babygpt::GPT<float>& model, const LoadedCheckpoint& checkpoint, const std::string& path);
+
+/// Restores the optimizer from the sibling file, checking that it belongs to this checkpoint.
+void load_optimizer(babygpt::optim::AdamW<float>& optimizer, const babygpt::GPT<float>& model,
+                    const RunPaths& paths, const CheckpointInfo& info);
+
+/// Writes text to `path` atomically; throws babygpt::Error naming the path on failure.
+void write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace babygpt_cli

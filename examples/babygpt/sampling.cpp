@@ -1,0 +1,33 @@
+#include "sampling.hpp"
+
+#include <cstdio>
+
+#include <babygpt/data/utf8.hpp>
+
+namespace babygpt_cli {
+
+std::vector<std::string> default_prompts(const babygpt::data::Vocabulary& vocabulary) {
+    const std::vector<std::string> reference = {"春江", "往事"};
+    for (const std::string& prompt : reference)
+        for (char32_t c : babygpt::data::decode_utf8(prompt))
+            if (!vocabulary.contains(c)) return {"\n"};
+    return reference;
+}
+
+void stream_sample(const babygpt::GPT<float>& model, const babygpt::data::Vocabulary& vocabulary,
+                   const std::string& prompt, std::int64_t max_new_tokens, const babygpt::SamplingOptions& options,
+                   babygpt::Generator& gen) {
+    const std::vector<std::int64_t> ids = vocabulary.encode(prompt);
+    BABYGPT_CHECK(!ids.empty(), "the prompt is empty; give at least one character (e.g. --prompt \"The \")");
+    std::fputs(prompt.c_str(), stdout);
+    std::fflush(stdout);
+    const auto length = static_cast<std::int64_t>(ids.size());
+    model.generate(babygpt::IndexTensor::from_data({1, length}, ids), max_new_tokens, gen, options,
+                   [&](std::int64_t, std::int64_t token) {
+                       std::fputs(vocabulary.decode({token}).c_str(), stdout);
+                       std::fflush(stdout);
+                   });
+    std::fputs("\n", stdout);
+}
+
+}  // namespace babygpt_cli

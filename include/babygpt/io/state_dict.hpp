@@ -1,0 +1,69 @@
+#pragma once
+// state_dict: a module's parameters and buffers by their dotted names, to and from safetensors.
+//
+// The names are PyTorch's, so a BabyGPT exported here loads into the reference PyTorch model with
+// load_state_dict(strict=True), and a file saved from PyTorch loads here. Loading is strict too:
+// a missing tensor, an unexpected one, or a shape that differs is an error naming all of them.
+//
+//     babygpt::io::save_state_dict("model.safetensors", model, {{"n_layer", "3"}});
+//     auto file = babygpt::safetensors::load("model.safetensors");
+//     babygpt::io::load_state_dict(model, file);
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "babygpt/io/safetensors.hpp"
+#include "babygpt/nn/module.hpp"
+
+namespace babygpt::io {
+
+/// Parameters and buffers of `module` as safetensors entries (F32 for float, F64 for double).
+template <typename T>
+safetensors::Contents state_dict(const nn::Module<T>& module) {
+    safetensors::Contents contents;
+    for (const auto& [name, tensor] : module.named_parameters()) contents.tensors[name] = safetensors::from_tensor(tensor);
+    for (const auto& [name, tensor] : module.named_buffers()) contents.tensors[name] = safetensors::from_tensor(tensor);
+    return contents;
+}
+
+/// Copies every parameter and buffer of `module` from `contents` (converting F32/F64 as needed).
+/// Tensors in `contents` whose names start with one of `ignored_prefixes` are skipped; any other
+/// unexpected, missing or mis-shaped tensor is an error, checked before anything is copied.
+template <typename T>
+void load_state_dict(const nn::Module<T>& module, const safetensors::Contents& contents, const std::string& source,
+                     const std::vector<std::string>& ignored_prefixes = {}) {
+    std::map<std::string, Tensor<T>> expected;
+    for (const auto& [name, tensor] : module.named_parameters()) expected.emplace(name, tensor);
+    for (const auto& [name, tensor] : module.named_buffers()) expected.emplace(name, tensor);
+
+    std::string missing, unexpected, mismatched;
+    for (const auto& [name, tensor] : expected) {
+        auto it = contents.tensors.find(name);
+        if (it == contents.tensors.end()) missing += (missing.empty() ? "" : ", ") + name;
+        else if (it->second.shape != tensor.shape())
+            mismatched += (mismatched.empty() ? "" : ", ") + name + " is " + to_string(it->second.shape) +
+                          " in the file but " + to_string(tensor.shape()) + " in the model";
+    }
+    for (const auto& [name, entry] : contents.tensors) {
+        bool ignored = false;
+        for (const std::string& prefix : ignored_prefixes) ignored = ignored || name.rfind(prefix, 0) == 0;
+        if (!ignored && expected.count(name) == 0) unexpected += (unexpected.empty() ? "" : ", ") + name;
+    }
+    BABYGPT_CHECK(mismatched.empty(), source, ": tensor shapes do not match the model: ", mismatched,
+                  " (was the file saved from a model with another configuration or vocabulary?)");
+    BABYGPT_CHECK(missing.empty(), source, ": tensors missing for the model: ", missing);
+    BABYGPT_CHECK(unexpected.empty(), source, ": unexpected tensors (not in the model): ", unexpected);
+    for (const auto& [name, tensor] : expected) tensor.copy_(safetensors::to_tensor<T>(contents.tensors.at(name), name));
+}
+
+/// Writes the module's state_dict (and string metadata) atomically to `path`.
+template <typename T>
+void save_state_dict(const std::string& path, const nn::Module<T>& module,
+                     const std::map<std::string, std::string>& metadata = {}) {
+    safetensors::Contents contents = state_dict(module);
+    contents.metadata = metadata;
+    safetensors::save(path, contents);
+}
+
+}  // namespace babygpt::io
