@@ -42,7 +42,7 @@ int run_sample(const SampleRequest& request) {
     const LoadedModel loaded = load_model(request.checkpoint);
     const babygpt::data::Vocabulary& vocabulary = loaded.checkpoint.info.vocabulary;
     const std::vector<std::string> prompts = request.prompts.empty() ? std::vector<std::string>{"\n"} : request.prompts;
-    for (const std::string& prompt : prompts) vocabulary.encode(prompt);  // all prompts valid before any output
+    for (const std::string& prompt : prompts) encode_prompt(vocabulary, prompt);  // all valid before any output
     babygpt::SamplingOptions options;
     options.temperature = request.temperature;
     options.top_k = request.top_k;

@@ -14,11 +14,21 @@ std::vector<std::string> default_prompts(const babygpt::data::Vocabulary& vocabu
     return reference;
 }
 
+std::vector<std::int64_t> encode_prompt(const babygpt::data::Vocabulary& vocabulary, const std::string& prompt) {
+    std::vector<std::int64_t> ids;
+    try {
+        ids = vocabulary.encode(babygpt::data::decode_utf8(prompt, "the prompt"));
+    } catch (const babygpt::Error& e) {
+        babygpt::detail::throw_error("prompt \"", prompt, "\": ", e.what());
+    }
+    BABYGPT_CHECK(!ids.empty(), "the prompt is empty; give at least one character (e.g. --prompt \"The \")");
+    return ids;
+}
+
 void stream_sample(const babygpt::GPT<float>& model, const babygpt::data::Vocabulary& vocabulary,
                    const std::string& prompt, std::int64_t max_new_tokens, const babygpt::SamplingOptions& options,
                    babygpt::Generator& gen) {
-    const std::vector<std::int64_t> ids = vocabulary.encode(prompt);
-    BABYGPT_CHECK(!ids.empty(), "the prompt is empty; give at least one character (e.g. --prompt \"The \")");
+    const std::vector<std::int64_t> ids = encode_prompt(vocabulary, prompt);
     std::fputs(prompt.c_str(), stdout);
     std::fflush(stdout);
     const auto length = static_cast<std::int64_t>(ids.size());

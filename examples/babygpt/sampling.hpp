@@ -13,6 +13,9 @@ namespace babygpt_cli {
 /// The reference's prompts "春江" and "往事" when the vocabulary has all their characters, else a newline.
 std::vector<std::string> default_prompts(const babygpt::data::Vocabulary& vocabulary);
 
+/// The prompt's token ids; an empty prompt or characters outside the vocabulary are errors naming them.
+std::vector<std::int64_t> encode_prompt(const babygpt::data::Vocabulary& vocabulary, const std::string& prompt);
+
 /// Prints the prompt, then each new character as soon as it is sampled, then a newline.
 /// A prompt with characters outside the vocabulary is an error listing them.
 void stream_sample(const babygpt::GPT<float>& model, const babygpt::data::Vocabulary& vocabulary,
