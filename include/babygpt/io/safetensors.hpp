@@ -1,0 +1,686 @@
+#pragma once
+// safetensors: reading and writing the safetensors file format (named tensors plus string metadata).
+//
+// Layout of a file:
+//   bytes [0, 8)       N, the header size: an unsigned 64-bit little-endian integer;
+//   bytes [8, 8 + N)   the header: a UTF-8 JSON object. Each key names a tensor and maps to
+//                        {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}
+//                      and the optional key "__metadata__" maps to an object of string -> string.
+//                      Writers pad the header with spaces (0x20) to a multiple of 8 bytes;
+//   bytes [8 + N, ...) the data buffer. data_offsets are byte offsets into it (end exclusive); each tensor
+//                      is stored row-major and little-endian, and the tensors tile the buffer exactly:
+//                      no holes, no overlaps, no trailing bytes.
+//
+//     namespace st = babygpt::safetensors;
+//     st::Contents file;
+//     file.tensors["wte"] = st::from_tensor(wte);          // Tensorf -> F32
+//     file.metadata["n_layer"] = "2";
+//     st::save("model.safetensors", file);                 // atomic: temporary file, fsync, rename
+//     st::Contents back = st::load("model.safetensors");   // validates everything first
+//     Tensorf w = st::get<float>(back, "wte");
+//
+// parse() validates the whole header (types, dtypes, shapes, offsets, sizes, tiling, duplicate keys)
+// before copying any tensor bytes, and throws babygpt::Error naming the file, the tensor and what was
+// expected. float, double and std::int64_t convert to and from F32, F64 and I64 (F32 and F64 both
+// load into float or double); the other dtypes are recognised and kept as raw bytes, and converting
+// them to a Tensor throws. Entry fields other than dtype, shape and data_offsets are ignored.
+//
+// The writer puts "__metadata__" first (when there is any), then the tensors in name order, each
+// tensor's bytes following the previous one's, in the compact JSON form {"a":{"dtype":...},...}.
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "babygpt/error.hpp"
+#include "babygpt/shape.hpp"
+#include "babygpt/tensor.hpp"
+
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#include <fcntl.h>
+#include <io.h>
+#include <process.h>
+#include <sys/stat.h>
+#else
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+namespace babygpt::safetensors {
+
+// ---- dtypes ----------------------------------------------------------------------------------------
+
+enum class DType { BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
+
+namespace detail {
+
+struct DTypeInfo {
+    DType dtype;
+    const char* name;
+    std::size_t size;  // bytes per element
+};
+
+inline constexpr DTypeInfo dtype_table[] = {
+    {DType::BOOL, "BOOL", 1}, {DType::U8, "U8", 1},   {DType::I8, "I8", 1},
+    {DType::F8_E5M2, "F8_E5M2", 1}, {DType::F8_E4M3, "F8_E4M3", 1},
+    {DType::I16, "I16", 2},   {DType::U16, "U16", 2}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
+    {DType::I32, "I32", 4},   {DType::U32, "U32", 4}, {DType::F32, "F32", 4},
+    {DType::F64, "F64", 8},   {DType::I64, "I64", 8}, {DType::U64, "U64", 8},
+};
+
+inline const DTypeInfo& dtype_info(DType dtype) {
+    for (const DTypeInfo& entry : dtype_table)
+        if (entry.dtype == dtype) return entry;
+    ::babygpt::detail::throw_error("safetensors: invalid DType value ", static_cast<int>(dtype));
+}
+
+}  // namespace detail
+
+/// "F32", "I64", ... as written in the header.
+inline const char* dtype_name(DType dtype) { return detail::dtype_info(dtype).name; }
+
+/// Bytes per element: 4 for F32, 8 for I64, ...
+inline std::size_t dtype_size(DType dtype) { return detail::dtype_info(dtype).size; }
+
+/// The DType spelled `name` in a header, or nothing if the name is unknown.
+inline std::optional<DType> dtype_from_name(const std::string& name) {
+    for (const detail::DTypeInfo& entry : detail::dtype_table)
+        if (name == entry.name) return entry.dtype;
+    return std::nullopt;
+}
+
+/// "BOOL, U8, ..., U64": for error messages.
+inline std::string dtype_names() {
+    std::string names;
+    for (const detail::DTypeInfo& entry : detail::dtype_table) {
+        if (!names.empty()) names += ", ";
+        names += entry.name;
+    }
+    return names;
+}
+
+/// The DType a Tensor<T> is stored as: F32 for float, F64 for double, I64 for std::int64_t.
+template <typename T>
+constexpr DType dtype_of() {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::int64_t>,
+                  "safetensors: only float, double and std::int64_t tensors convert to safetensors dtypes");
+    if constexpr (std::is_same_v<T, float>) return DType::F32;
+    else if constexpr (std::is_same_v<T, double>) return DType::F64;
+    else return DType::I64;
+}
+
+// ---- contents --------------------------------------------------------------------------------------
+
+/// One tensor as stored: its dtype, shape and raw little-endian row-major bytes.
+struct Entry {
+    DType dtype = DType::F32;
+    Shape shape;
+    std::vector<unsigned char> data;
+};
+
+/// A whole file: tensors by name and the "__metadata__" string map.
+struct Contents {
+    std::map<std::string, Entry> tensors;
+    std::map<std::string, std::string> metadata;
+};
+
+/// Header sizes above this are refused (as the reference implementation does), before any allocation.
+inline constexpr std::uint64_t max_header_size = 100'000'000;
+
+namespace detail {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+inline constexpr const char* metadata_key = "__metadata__";
+
+// ---- little-endian bytes (written with shifts, so they are right whatever the host's byte order) ----
+
+template <typename U>
+U load_le(const unsigned char* bytes) {
+    U value = 0;
+    for (std::size_t i = 0; i < sizeof(U); ++i) value |= static_cast<U>(static_cast<U>(bytes[i]) << (8 * i));
+    return value;
+}
+
+template <typename U>
+void store_le(U value, unsigned char* bytes) {
+    for (std::size_t i = 0; i < sizeof(U); ++i) bytes[i] = static_cast<unsigned char>(value >> (8 * i));
+}
+
+template <typename To, typename From>
+To bit_cast(const From& from) {
+    static_assert(sizeof(To) == sizeof(From), "bit_cast: sizes differ");
+    To to;
+    std::memcpy(&to, &from, sizeof(To));
+    return to;
+}
+
+/// Reads element i of a buffer of `dtype` (F32, F64 or I64) as a U: float, double or std::int64_t.
+template <typename U>
+U read_element(DType dtype, const unsigned char* bytes, std::size_t i) {
+    switch (dtype) {
+        case DType::F32: return static_cast<U>(bit_cast<float>(load_le<std::uint32_t>(bytes + 4 * i)));
+        case DType::F64: return static_cast<U>(bit_cast<double>(load_le<std::uint64_t>(bytes + 8 * i)));
+        default: return static_cast<U>(bit_cast<std::int64_t>(load_le<std::uint64_t>(bytes + 8 * i)));
+    }
+}
+
+/// double -> float without the undefined behaviour of converting an out-of-range value: those become +-inf.
+inline float narrow_to_float(double value) {
+    if (std::isfinite(value) && std::fabs(value) > static_cast<double>(std::numeric_limits<float>::max()))
+        return value > 0 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+    return static_cast<float>(value);
+}
+
+template <typename T>
+void write_element(T value, unsigned char* bytes, std::size_t i) {
+    if constexpr (std::is_same_v<T, float>) store_le(bit_cast<std::uint32_t>(value), bytes + 4 * i);
+    else if constexpr (std::is_same_v<T, double>) store_le(bit_cast<std::uint64_t>(value), bytes + 8 * i);
+    else store_le(bit_cast<std::uint64_t>(value), bytes + 8 * i);
+}
+
+// ---- sizes -------------------------------------------------------------------------------------------
+
+/// numel(shape) * dtype_size(dtype), or nothing if a dimension is negative or the product (or any
+/// running product, read left to right) does not fit in an int64 / size_t.
+inline std::optional<std::uint64_t> checked_byte_count(DType dtype, const Shape& shape) {
+    const auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    std::uint64_t count = 1;
+    for (std::int64_t d : shape) {
+        if (d < 0) return std::nullopt;
+        const auto ud = static_cast<std::uint64_t>(d);
+        if (ud != 0 && count > limit / ud) return std::nullopt;
+        count *= ud;
+    }
+    const std::uint64_t size = dtype_size(dtype);
+    if (count > limit / size || count * size > std::numeric_limits<std::size_t>::max()) return std::nullopt;
+    return count * size;
+}
+
+/// The byte count an entry must have; throws (naming `what`) if the shape is negative or overflows.
+inline std::size_t expected_bytes(const Entry& entry, const std::string& what) {
+    const auto bytes = checked_byte_count(entry.dtype, entry.shape);
+    BABYGPT_CHECK(bytes.has_value(), what, ": shape ", to_string(entry.shape),
+                  " has a negative dimension or too many elements to address");
+    return static_cast<std::size_t>(*bytes);
+}
+
+/// Bytes outside printable ASCII (other than UTF-8 sequences) as \xNN, so a message stays on one line.
+inline std::string printable(const std::string& text, bool keep_utf8 = true) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if ((byte >= 0x20 && byte < 0x7F) || (keep_utf8 && byte >= 0x80)) {
+            out += c;
+        } else {
+            out += "\\x";
+            out += digits[byte >> 4];
+            out += digits[byte & 0xF];
+        }
+    }
+    return out;
+}
+
+inline std::string quote_name(const std::string& name) { return "'" + printable(name) + "'"; }
+
+// ---- parsing the header --------------------------------------------------------------------------------
+
+/// Where the header and the data buffer lie in a file of `size` bytes.
+struct Layout {
+    std::size_t header_size;
+    std::size_t data_begin;  // 8 + header_size
+};
+
+inline Layout read_layout(const unsigned char* bytes, std::size_t size, const std::string& source) {
+    BABYGPT_CHECK(size >= 8, "safetensors: ", source, ": the file has ", size,
+                  " bytes, shorter than the 8-byte header size that starts every safetensors file");
+    const std::uint64_t n = load_le<std::uint64_t>(bytes);
+    BABYGPT_CHECK(n <= max_header_size, "safetensors: ", source, ": header size ", n, " exceeds the limit of ",
+                  max_header_size, " bytes (is this a safetensors file?)");
+    BABYGPT_CHECK(n <= size - 8, "safetensors: ", source, ": header size ", n, " runs past the end of the file (",
+                  size, " bytes, so at most ", size - 8, " header bytes); the file may be truncated");
+    return {static_cast<std::size_t>(n), 8 + static_cast<std::size_t>(n)};
+}
+
+/// Parses the header text as JSON, rejecting duplicate keys at any depth (nlohmann would keep the last).
+inline Json parse_json(const unsigned char* begin, std::size_t size, const std::string& source) {
+    // nlohmann stops at a NUL byte as if the input ended there, so "{}\0garbage" would pass; valid JSON
+    // text never contains one (even inside strings it must be escaped).
+    const void* nul = std::memchr(begin, 0, size);
+    BABYGPT_CHECK(nul == nullptr, "safetensors: ", source, ": the header is not valid UTF-8 JSON (NUL byte at header ",
+                  "offset ", static_cast<const unsigned char*>(nul) - begin, "; the padding must be spaces)");
+    std::vector<std::set<std::string>> open_objects;  // keys seen so far in each enclosing object
+    std::string current_tensor;
+    auto reject_duplicates = [&](int, Json::parse_event_t event, Json& parsed) {
+        if (event == Json::parse_event_t::object_start) open_objects.emplace_back();
+        if (event == Json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+        if (event == Json::parse_event_t::key && !open_objects.empty()) {
+            const std::string& key = parsed.get_ref<const std::string&>();
+            const bool top_level = open_objects.size() == 1;
+            if (top_level) current_tensor = key;
+            BABYGPT_CHECK(open_objects.back().insert(key).second, "safetensors: ", source, ": the header has the key ",
+                          quote_name(key), " twice ",
+                          top_level ? std::string("at the top level") : "inside entry " + quote_name(current_tensor));
+        }
+        return true;
+    };
+    try {
+        return Json::parse(begin, begin + size, reject_duplicates);
+    } catch (const Json::exception& e) {
+        // Drop nlohmann's "[json.exception.parse_error.101] " prefix; escape the raw bytes it quotes.
+        std::string reason = e.what();
+        const std::size_t bracket = reason.find("] ");
+        if (reason.rfind("[json.exception.", 0) == 0 && bracket != std::string::npos) reason.erase(0, bracket + 2);
+        ::babygpt::detail::throw_error("safetensors: ", source, ": the header is not valid UTF-8 JSON (",
+                                       printable(reason, false), ")");
+    }
+}
+
+inline std::map<std::string, std::string> parse_metadata(const Json& value, const std::string& source) {
+    BABYGPT_CHECK(value.is_object(), "safetensors: ", source, ": \"__metadata__\" must be an object of strings, got ",
+                  value.type_name());
+    std::map<std::string, std::string> metadata;
+    for (const auto& [key, item] : value.items()) {
+        BABYGPT_CHECK(item.is_string(), "safetensors: ", source, ": \"__metadata__\" value for ", quote_name(key),
+                      " must be a string, got ", item.type_name());
+        metadata[key] = item.get<std::string>();
+    }
+    return metadata;
+}
+
+/// `value` as JSON text for a message, cut short if long.
+inline std::string brief(const Json& value) {
+    std::string text = value.dump(-1, ' ', true);  // ASCII only, so cutting it is safe
+    if (text.size() > 64) text = text.substr(0, 60) + " ...";
+    return printable(text);
+}
+
+/// A JSON number that is a non-negative integer, or nothing (floats, negatives and non-numbers).
+inline std::optional<std::uint64_t> non_negative_integer(const Json& value) {
+    if (value.is_number_unsigned()) return value.get<std::uint64_t>();
+    if (value.is_number_integer() && value.get<std::int64_t>() >= 0)
+        return static_cast<std::uint64_t>(value.get<std::int64_t>());
+    return std::nullopt;
+}
+
+/// One header entry, checked on its own (the tiling is checked across entries afterwards).
+struct EntryInfo {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    std::uint64_t begin;
+    std::uint64_t end;
+};
+
+inline const Json& field(const Json& entry, const char* key, const std::string& what) {
+    const auto it = entry.find(key);
+    BABYGPT_CHECK(it != entry.end(), what, ": the \"", key,
+                  "\" field is missing (expected \"dtype\", \"shape\" and \"data_offsets\")");
+    return *it;
+}
+
+inline DType parse_dtype(const Json& value, const std::string& what) {
+    BABYGPT_CHECK(value.is_string(), what, ": \"dtype\" must be a string, got ", brief(value));
+    const auto dtype = dtype_from_name(value.get<std::string>());
+    BABYGPT_CHECK(dtype.has_value(), what, ": unknown dtype ", brief(value), " (expected one of ", dtype_names(), ")");
+    return *dtype;
+}
+
+inline Shape parse_shape(const Json& value, const std::string& what) {
+    BABYGPT_CHECK(value.is_array(), what, ": \"shape\" must be an array of non-negative integers, got ",
+                  value.type_name());
+    Shape shape;
+    for (const Json& d : value) {
+        const auto dim = non_negative_integer(d);
+        BABYGPT_CHECK(dim && *dim <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()), what,
+                      ": \"shape\" must hold non-negative integers, got ", brief(d));
+        shape.push_back(static_cast<std::int64_t>(*dim));
+    }
+    return shape;
+}
+
+inline std::pair<std::uint64_t, std::uint64_t> parse_offsets(const Json& value, std::size_t data_size,
+                                                             const std::string& what) {
+    const bool pair = value.is_array() && value.size() == 2;
+    const auto begin = pair ? non_negative_integer(value[0]) : std::nullopt;
+    const auto end = pair ? non_negative_integer(value[1]) : std::nullopt;
+    BABYGPT_CHECK(begin && end && *begin <= *end, what,
+                  ": \"data_offsets\" must be [begin, end] with integers 0 <= begin <= end, got ", brief(value));
+    BABYGPT_CHECK(*end <= data_size, what, ": data_offsets ", brief(value), " run past the end of the ", data_size,
+                  "-byte data buffer; the file may be truncated");
+    return {*begin, *end};
+}
+
+inline EntryInfo parse_entry(const std::string& name, const Json& value, std::size_t data_size,
+                             const std::string& source) {
+    const std::string what = "safetensors: " + source + ": tensor " + quote_name(name);
+    BABYGPT_CHECK(value.is_object(), what, ": the entry must be an object with \"dtype\", \"shape\" and ",
+                  "\"data_offsets\", got ", value.type_name());
+    EntryInfo info{name, parse_dtype(field(value, "dtype", what), what), parse_shape(field(value, "shape", what), what),
+                   0, 0};
+    std::tie(info.begin, info.end) = parse_offsets(field(value, "data_offsets", what), data_size, what);
+    const auto expected = checked_byte_count(info.dtype, info.shape);
+    BABYGPT_CHECK(expected.has_value(), what, ": shape ", to_string(info.shape), " has too many elements");
+    BABYGPT_CHECK(info.end - info.begin == *expected, what, ": data_offsets [", info.begin, ",", info.end, "] span ",
+                  info.end - info.begin, " bytes, but shape ", to_string(info.shape), " of ", dtype_name(info.dtype),
+                  " needs ", *expected);
+    return info;
+}
+
+/// The tensors must cover [0, data_size) exactly once: sorted by offsets, each begins where the last ended.
+inline void check_tiling(std::vector<EntryInfo>& infos, std::size_t data_size, const std::string& source) {
+    std::sort(infos.begin(), infos.end(), [](const EntryInfo& a, const EntryInfo& b) {
+        return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
+    });
+    std::uint64_t covered = 0;
+    const EntryInfo* previous = nullptr;
+    for (const EntryInfo& info : infos) {
+        BABYGPT_CHECK(info.begin >= covered, "safetensors: ", source, ": tensor ", quote_name(info.name), " (bytes [",
+                      info.begin, ",", info.end, ")) overlaps tensor ", quote_name(previous ? previous->name : ""),
+                      " (bytes [", previous ? previous->begin : 0, ",", covered, "))");
+        BABYGPT_CHECK(info.begin == covered, "safetensors: ", source, ": the data buffer has a hole: bytes [", covered,
+                      ",", info.begin, ") belong to no tensor (the next tensor is ", quote_name(info.name), ")");
+        covered = info.end;
+        previous = &info;
+    }
+    BABYGPT_CHECK(covered == data_size, "safetensors: ", source, ": the data buffer has ", data_size - covered,
+                  " trailing bytes after the last tensor (the tensors cover ", covered, " of ", data_size, " bytes)");
+}
+
+// ---- writing -----------------------------------------------------------------------------------------
+
+/// Throws if `text` is not valid UTF-8 (JSON strings must be).
+inline void check_utf8(const std::string& text, const std::string& what) {
+    try {
+        (void)Json(text).dump();
+    } catch (const Json::exception&) {
+        ::babygpt::detail::throw_error("safetensors::serialize: ", what, " is not valid UTF-8");
+    }
+}
+
+inline std::string header_json(const Contents& contents) {
+    OrderedJson header = OrderedJson::object();
+    if (!contents.metadata.empty()) {
+        OrderedJson metadata = OrderedJson::object();
+        for (const auto& [key, value] : contents.metadata) {
+            check_utf8(key, "metadata key " + quote_name(key));
+            check_utf8(value, "the metadata value for " + quote_name(key));
+            metadata[key] = value;
+        }
+        header[metadata_key] = std::move(metadata);
+    }
+    std::uint64_t offset = 0;
+    for (const auto& [name, entry] : contents.tensors) {
+        const std::string what = "safetensors::serialize: tensor " + quote_name(name);
+        BABYGPT_CHECK(name != metadata_key, what, ": the name \"__metadata__\" is reserved for the metadata map");
+        check_utf8(name, "tensor name " + quote_name(name));
+        const std::size_t bytes = expected_bytes(entry, what);
+        BABYGPT_CHECK(entry.data.size() == bytes, what, ": holds ", entry.data.size(), " bytes, but shape ",
+                      to_string(entry.shape), " of ", dtype_name(entry.dtype), " needs ", bytes);
+        OrderedJson item = OrderedJson::object();
+        item["dtype"] = dtype_name(entry.dtype);
+        item["shape"] = entry.shape;
+        item["data_offsets"] = {offset, offset + bytes};
+        header[name] = std::move(item);
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    BABYGPT_CHECK(text.size() <= max_header_size, "safetensors::serialize: the header would be ", text.size(),
+                  " bytes, over the ", max_header_size, "-byte limit readers enforce (too many tensors or metadata)");
+    return text;
+}
+
+// ---- files -------------------------------------------------------------------------------------------
+
+inline std::string errno_text() { return std::strerror(errno); }
+
+inline std::vector<unsigned char> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    BABYGPT_CHECK(in.is_open(), "safetensors::load: cannot open ", quote_name(path), ": ", errno_text());
+    std::vector<unsigned char> bytes;
+    std::vector<char> chunk(1 << 16);
+    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+        bytes.insert(bytes.end(), chunk.data(), chunk.data() + in.gcount());
+    BABYGPT_CHECK(!in.bad(), "safetensors::load: error while reading ", quote_name(path), ": ", errno_text());
+    return bytes;
+}
+
+#ifdef _WIN32
+inline int open_exclusive(const std::string& path) {
+    return ::_open(path.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY, _S_IREAD | _S_IWRITE);
+}
+inline long write_some(int fd, const unsigned char* bytes, std::size_t n) {
+    return ::_write(fd, bytes, static_cast<unsigned>(std::min<std::size_t>(n, 1u << 30)));
+}
+inline bool sync_file(int fd) { return ::_commit(fd) == 0; }
+inline bool close_file(int fd) { return ::_close(fd) == 0; }
+inline long process_id() { return ::_getpid(); }
+/// Renames `from` over `to`; on failure, returns why.
+inline std::optional<std::string> replace_file(const std::string& from, const std::string& to) {
+    const DWORD flags = MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH;
+    if (::MoveFileExA(from.c_str(), to.c_str(), flags)) return std::nullopt;
+    return "Windows error " + std::to_string(::GetLastError());
+}
+inline void sync_directory_of(const std::string&) {}
+#else
+inline int open_exclusive(const std::string& path) {
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+}
+inline long write_some(int fd, const unsigned char* bytes, std::size_t n) {
+    return static_cast<long>(::write(fd, bytes, n));
+}
+inline bool sync_file(int fd) { return ::fsync(fd) == 0; }
+inline bool close_file(int fd) { return ::close(fd) == 0; }
+inline long process_id() { return static_cast<long>(::getpid()); }
+/// Renames `from` over `to`; on failure, returns why.
+inline std::optional<std::string> replace_file(const std::string& from, const std::string& to) {
+    if (std::rename(from.c_str(), to.c_str()) == 0) return std::nullopt;
+    return errno_text();
+}
+/// Makes the rename itself durable; best effort (some file systems refuse to fsync a directory).
+inline void sync_directory_of(const std::string& path) {
+    const std::size_t slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)::fsync(fd);
+    (void)::close(fd);
+}
+#endif
+
+/// A name next to `path` that no other save (in this or another process) is using.
+inline std::string temporary_name(const std::string& path) {
+    static std::atomic<unsigned long> counter{0};
+    return path + ".tmp." + std::to_string(process_id()) + "." + std::to_string(counter++);
+}
+
+/// Writes all of `bytes` to the open file and syncs it to disk; on failure, returns why.
+inline std::optional<std::string> write_and_sync(int fd, const std::vector<unsigned char>& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const long n = write_some(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            return "write failed after " + std::to_string(done) + " of " + std::to_string(bytes.size()) +
+                   " bytes: " + (n < 0 ? errno_text() : std::string("no progress"));
+        done += static_cast<std::size_t>(n);
+    }
+    if (!sync_file(fd)) return "fsync failed: " + errno_text();
+    return std::nullopt;
+}
+
+/// Creates `file` (which must not exist), writes `bytes` and syncs them. On failure, removes the file
+/// again and returns why.
+inline std::optional<std::string> write_new_file(const std::string& file, const std::vector<unsigned char>& bytes) {
+    const int fd = open_exclusive(file);
+    if (fd < 0) return "cannot create " + quote_name(file) + ": " + errno_text();
+    std::optional<std::string> failure = write_and_sync(fd, bytes);
+    if (!close_file(fd) && !failure) failure = "close failed: " + errno_text();
+    if (failure) {
+        std::remove(file.c_str());
+        return *failure + " (writing " + quote_name(file) + ")";
+    }
+    return std::nullopt;
+}
+
+}  // namespace detail
+
+// ---- reading and writing -----------------------------------------------------------------------------
+
+/// Parses a whole safetensors file held in memory; `source` names it in error messages. Throws
+/// babygpt::Error (naming the source, the tensor and what was expected) on any malformed input, and
+/// never reads outside [bytes, bytes + size).
+inline Contents parse(const unsigned char* bytes, std::size_t size, const std::string& source) {
+    const detail::Layout layout = detail::read_layout(bytes, size, source);
+    const detail::Json header = detail::parse_json(bytes + 8, layout.header_size, source);
+    BABYGPT_CHECK(header.is_object(), "safetensors: ", source, ": the header must be a JSON object, got ",
+                  header.type_name());
+    const std::size_t data_size = size - layout.data_begin;
+    Contents contents;
+    std::vector<detail::EntryInfo> infos;
+    for (const auto& [name, value] : header.items()) {
+        if (name == detail::metadata_key) contents.metadata = detail::parse_metadata(value, source);
+        else infos.push_back(detail::parse_entry(name, value, data_size, source));
+    }
+    detail::check_tiling(infos, data_size, source);
+    const unsigned char* data = bytes + layout.data_begin;
+    for (const detail::EntryInfo& info : infos) {
+        Entry& entry = contents.tensors[info.name];
+        entry.dtype = info.dtype;
+        entry.shape = info.shape;
+        entry.data.assign(data + info.begin, data + info.end);
+    }
+    return contents;
+}
+
+inline Contents parse(const std::vector<unsigned char>& bytes, const std::string& source) {
+    return parse(bytes.data(), bytes.size(), source);
+}
+
+/// Reads and parses the file at `path`; a missing or unreadable file throws naming the path.
+inline Contents load(const std::string& path) {
+    const std::vector<unsigned char> bytes = detail::read_file(path);
+    return parse(bytes, path);
+}
+
+/// The file's bytes: length prefix, space-padded header, then the tensors' bytes in name order.
+inline std::vector<unsigned char> serialize(const Contents& contents) {
+    const std::string header = detail::header_json(contents);
+    std::size_t total = 8 + header.size();
+    for (const auto& item : contents.tensors) total += item.second.data.size();
+    std::vector<unsigned char> bytes(8);
+    bytes.reserve(total);
+    detail::store_le<std::uint64_t>(header.size(), bytes.data());
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    for (const auto& item : contents.tensors)
+        bytes.insert(bytes.end(), item.second.data.begin(), item.second.data.end());
+    return bytes;
+}
+
+/// Writes `contents` to `path` atomically: into a temporary file next to it, synced to disk, then
+/// renamed over `path`. On failure the temporary is removed, `path` is left as it was, and the Error
+/// names the path.
+inline void save(const std::string& path, const Contents& contents) {
+    const std::vector<unsigned char> bytes = serialize(contents);
+    const std::string temporary = detail::temporary_name(path);
+    std::optional<std::string> failure = detail::write_new_file(temporary, bytes);
+    if (!failure) {
+        if (const auto rename_failure = detail::replace_file(temporary, path)) {
+            std::remove(temporary.c_str());
+            failure = "cannot rename " + detail::quote_name(temporary) + " over it: " + *rename_failure;
+        }
+    }
+    BABYGPT_CHECK(!failure, "safetensors::save: cannot write ", detail::quote_name(path), " (", *failure,
+                  "); the existing file, if any, is unchanged");
+    detail::sync_directory_of(path);
+}
+
+// ---- tensors -----------------------------------------------------------------------------------------
+
+/// A tensor's values as an Entry: float -> F32, double -> F64, std::int64_t -> I64.
+template <typename T>
+Entry from_tensor(const Tensor<T>& tensor) {
+    Entry entry;
+    entry.dtype = dtype_of<T>();
+    entry.shape = tensor.shape();
+    const auto n = static_cast<std::size_t>(tensor.numel());
+    entry.data.resize(n * sizeof(T));
+    const T* values = tensor.data();
+    for (std::size_t i = 0; i < n; ++i) detail::write_element(values[i], entry.data.data(), i);
+    return entry;
+}
+
+/// An Entry's values as a new Tensor<T>: F32 or F64 into float or double (either way; doubles too
+/// large for a float become +-inf), I64 into std::int64_t. Any other pairing throws naming the tensor
+/// `name` and its dtype.
+template <typename T>
+Tensor<T> to_tensor(const Entry& entry, const std::string& name) {
+    constexpr bool floating = std::is_floating_point_v<T>;
+    const std::string what = "safetensors::to_tensor: tensor " + detail::quote_name(name);
+    (void)dtype_of<T>();  // rejects unsupported element types at compile time
+    const bool ok = floating ? (entry.dtype == DType::F32 || entry.dtype == DType::F64) : entry.dtype == DType::I64;
+    const char* element = floating ? (std::is_same_v<T, float> ? "float" : "double") : "std::int64_t";
+    BABYGPT_CHECK(ok, what, " has dtype ", dtype_name(entry.dtype), ", which cannot be read into a Tensor<", element,
+                  "> (F32 and F64 load as float or double, I64 as std::int64_t; convert the tensor before saving)");
+    const std::size_t bytes = detail::expected_bytes(entry, what);
+    BABYGPT_CHECK(entry.data.size() == bytes, what, ": holds ", entry.data.size(), " bytes, but shape ",
+                  to_string(entry.shape), " of ", dtype_name(entry.dtype), " needs ", bytes);
+    Tensor<T> tensor = Tensor<T>::empty(entry.shape);
+    T* out = tensor.data();
+    const unsigned char* in = entry.data.data();
+    const auto n = static_cast<std::size_t>(tensor.numel());
+    if constexpr (std::is_same_v<T, float>) {
+        if (entry.dtype == DType::F64) {
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = detail::narrow_to_float(detail::read_element<double>(entry.dtype, in, i));
+            return tensor;
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) out[i] = detail::read_element<T>(entry.dtype, in, i);
+    return tensor;
+}
+
+/// The tensor called `name` in `contents`, converted as to_tensor does; throws if there is none.
+template <typename T>
+Tensor<T> get(const Contents& contents, const std::string& name) {
+    const auto it = contents.tensors.find(name);
+    if (it == contents.tensors.end()) {
+        std::string names;
+        std::size_t shown = 0;
+        for (const auto& item : contents.tensors) {
+            if (shown++ == 8) { names += ", ..."; break; }
+            names += (names.empty() ? "" : ", ") + detail::quote_name(item.first);
+        }
+        ::babygpt::detail::throw_error("safetensors::get: no tensor named ", detail::quote_name(name), " (there are ",
+                                       contents.tensors.size(), ": ", names.empty() ? "none" : names, ")");
+    }
+    return to_tensor<T>(it->second, name);
+}
+
+}  // namespace babygpt::safetensors
