@@ -48,6 +48,22 @@ std::vector<SettingOption> add_setting_options(CLI::App& train, TrainSettings& s
     return options;
 }
 
+/// Applies the train subcommand's --config file. CLI11 reads only the main app's config file, so one set
+/// on a subcommand would be accepted and silently ignored. Options given on the command line win.
+void apply_config_file(CLI::App& command, const std::string& path) {
+    for (const CLI::ConfigItem& item : command.get_config_formatter()->from_file(path)) {
+        if (item.name == "++" || item.name == "--") continue;  // a [section] opening or closing
+        const bool here = item.parents.empty() || (item.parents.size() == 1 && item.parents[0] == command.get_name());
+        CLI::Option* option = here ? command.get_option_no_throw("--" + item.name) : nullptr;
+        BABYGPT_CHECK(option != nullptr && option->get_configurable(), path, ": '", item.fullname(),
+                      "' is not an option a config file can set; use the long option names of 'babygpt ",
+                      command.get_name(), " --help' without the dashes (e.g. batch-size = 64)");
+        if (option->count() > 0) continue;  // given on the command line
+        option->add_result(item.inputs);
+        option->run_callback();
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +90,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     train->add_option("--sample-tokens", train_request.sample_tokens, "characters to sample per prompt after training (0: none)")
         ->capture_default_str();
-    train->set_config("--config", "", "TOML or INI file setting any of these options (e.g. batch-size = 64)");
+    CLI::Option* train_config = train->set_config("--config", "", "TOML or INI file setting any of these options (e.g. batch-size = 64)");
 
     // ---- sample ----
     CLI::App* sample = app.add_subcommand("sample", "generate text from a checkpoint, streaming characters as they come");
@@ -101,6 +117,7 @@ int main(int argc, char** argv) {
 
     try {
         if (*train) {
+            if (train_config->count() > 0) apply_config_file(*train, train_config->as<std::string>());
             // Precedence: preset < checkpoint (on resume) < options given on the command line or in --config.
             TrainSettings settings = babygpt_cli::preset_settings(preset);
             const TrainSettings given = cli_settings;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -72,6 +73,12 @@ void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const ba
     const std::string run_id = info.run_id.empty() ? new_run_id() : info.run_id;
     const TrainSettings& s = info.settings;
 
+    // The two files cannot be replaced in one step: until the new model file is in place, the optimizer
+    // file of the model file on disk is kept as <optimizer>.prev, so a crash in between leaves a pair
+    // that load_optimizer() still finds.
+    const std::string previous_optimizer = paths.optimizer + ".prev";
+    std::error_code kept;
+    std::filesystem::rename(paths.optimizer, previous_optimizer, kept);  // fails (harmlessly) on the first save
     st::Contents optim = babygpt::io::adamw_state_dict(optimizer, model);
     optim.metadata = {{"format", "babygpt-optimizer"}, {"run_id", run_id}, {"step", std::to_string(info.step)}};
     st::save(paths.optimizer, optim);
@@ -99,6 +106,8 @@ void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const ba
               {"train.train_ratio", exact(s.train_ratio)},
               {"train.seed", std::to_string(s.seed)}});
     babygpt::io::save_state_dict(paths.model, model, m);
+    std::error_code ignored;
+    std::filesystem::remove(previous_optimizer, ignored);
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {
@@ -149,17 +158,31 @@ void load_weights(babygpt::GPT<float>& model, const LoadedCheckpoint& checkpoint
 
 void load_optimizer(babygpt::optim::AdamW<float>& optimizer, const babygpt::GPT<float>& model, const RunPaths& paths,
                     const CheckpointInfo& info) {
-    BABYGPT_CHECK(std::filesystem::exists(paths.optimizer), paths.optimizer,
+    auto belongs = [&](const st::Contents& optim) {
+        auto id = optim.metadata.find("run_id");
+        auto step = optim.metadata.find("step");
+        return id != optim.metadata.end() && id->second == info.run_id && step != optim.metadata.end() &&
+               step->second == std::to_string(info.step);
+    };
+    std::optional<st::Contents> optim;
+    if (std::filesystem::exists(paths.optimizer)) optim = st::load(paths.optimizer);
+    // A crash while saving can leave this checkpoint's optimizer state in <optimizer>.prev (see
+    // save_checkpoint); put it back in place, so that the next save keeps it until the pair is complete.
+    const std::string previous = paths.optimizer + ".prev";
+    if ((!optim || !belongs(*optim)) && std::filesystem::exists(previous)) {
+        st::Contents kept = st::load(previous);
+        if (belongs(kept)) {
+            std::error_code ignored;
+            std::filesystem::rename(previous, paths.optimizer, ignored);
+            optim = std::move(kept);
+        }
+    }
+    BABYGPT_CHECK(optim.has_value(), paths.optimizer,
                   ": the optimizer state of this checkpoint is missing; it is written next to the checkpoint and "
                   "is needed to resume");
-    const st::Contents optim = st::load(paths.optimizer);
-    auto id = optim.metadata.find("run_id");
-    auto step = optim.metadata.find("step");
-    BABYGPT_CHECK(id != optim.metadata.end() && id->second == info.run_id && step != optim.metadata.end() &&
-                      step->second == std::to_string(info.step),
-                  paths.optimizer, ": this optimizer state does not belong to ", paths.model,
+    BABYGPT_CHECK(belongs(*optim), paths.optimizer, ": this optimizer state does not belong to ", paths.model,
                   " (different run or step); the pair was not written together");
-    babygpt::io::load_adamw_state_dict(optimizer, model, optim, paths.optimizer);
+    babygpt::io::load_adamw_state_dict(optimizer, model, *optim, paths.optimizer);
 }
 
 void write_text_file(const std::string& path, const std::string& text) {

@@ -110,8 +110,8 @@ public:
     IndexTensor generate(IndexTensor idx, std::int64_t max_new_tokens, Generator& gen,
                          const SamplingOptions& options = {},
                          const std::function<void(std::int64_t, std::int64_t)>& on_token = {}) const {
-        BABYGPT_CHECK(idx.dim() == 2 && idx.size(1) >= 1, "GPT::generate: idx must be (B, T) with T >= 1, got ",
-                      to_string(idx.shape()));
+        BABYGPT_CHECK(idx.dim() == 2 && idx.size(0) >= 1 && idx.size(1) >= 1,
+                      "GPT::generate: idx must be (B, T) with B >= 1 and T >= 1, got ", to_string(idx.shape()));
         BABYGPT_CHECK(options.temperature > 0.0, "GPT::generate: temperature must be positive, got ",
                       options.temperature);
         BABYGPT_CHECK(options.top_k >= 0, "GPT::generate: top_k must be >= 0, got ", options.top_k);

@@ -38,7 +38,8 @@ inline const char* binary_op_symbol(BinaryOp op) {
 
 template <typename T>
 Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
-    const bool a_is_large = a.numel() >= b.numel();
+    // With equal sizes, the operand of higher rank is the larger: (3) + (1, 3) is (1, 3) either way round.
+    const bool a_is_large = a.numel() > b.numel() || (a.numel() == b.numel() && a.dim() >= b.dim());
     const Tensor<T>& large = a_is_large ? a : b;
     const Tensor<T>& small = a_is_large ? b : a;
     BABYGPT_CHECK(is_trailing_shape(small.shape(), large.shape()), binary_op_name(op), ": ",
@@ -169,7 +170,7 @@ Tensor<T> operator+(const Tensor<T>& a, S s) { return add_scalar(a, static_cast<
 template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
 Tensor<T> operator+(S s, const Tensor<T>& a) { return add_scalar(a, static_cast<T>(s)); }
 template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
-Tensor<T> operator-(const Tensor<T>& a, S s) { return add_scalar(a, static_cast<T>(-s)); }
+Tensor<T> operator-(const Tensor<T>& a, S s) { return add_scalar(a, -static_cast<T>(s)); }
 template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>
 Tensor<T> operator-(S s, const Tensor<T>& a) { return add_scalar(neg(a), static_cast<T>(s)); }
 template <typename T, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>

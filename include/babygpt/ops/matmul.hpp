@@ -38,7 +38,8 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
 
     if (b.dim() == 2) {
         // (rows, K) @ (K, N) with rows = product of all of a's leading dimensions: one GEMM.
-        const std::int64_t rows = a.numel() / std::max<std::int64_t>(K, 1);
+        // (Not a.numel() / K: with K == 0 that would lose the rows of a non-empty zero output.)
+        const std::int64_t rows = numel(Shape(a.shape().begin(), a.shape().end() - 1));
         Tensor<T> out = Tensor<T>::empty(out_shape);
         MatrixMap C(out.data(), rows, N);
         if (K == 0) C.setZero();
@@ -54,7 +55,7 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
     if (a.dim() != b.dim() || !std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()))
         detail::matmul_error(a, b, "batch dimensions differ (batched matmul needs equal leading dimensions, "
                                    "or a 2-d right operand)");
-    const std::int64_t batch = a.numel() / std::max<std::int64_t>(M * K, 1);
+    const std::int64_t batch = numel(Shape(a.shape().begin(), a.shape().end() - 2));
     Tensor<T> out = Tensor<T>::empty(out_shape);
     for (std::int64_t i = 0; i < batch; ++i) {
         MatrixMap C(out.data() + i * M * N, M, N);

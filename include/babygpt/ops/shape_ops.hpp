@@ -76,7 +76,8 @@ Tensor<T> concat(const std::vector<Tensor<T>>& parts) {
                       ": all dimensions but the last must match");
         total += p.size(-1);
     }
-    const std::int64_t rows = total == 0 ? 0 : numel(first) / first.back();
+    // The product of the leading dimensions (not numel / first.back(), which divides by 0 for an empty first part).
+    const std::int64_t rows = numel(Shape(first.begin(), first.end() - 1));
     Shape shape = first;
     shape.back() = total;
     Tensor<T> out = Tensor<T>::empty(shape);

@@ -1,0 +1,590 @@
+#!/usr/bin/env bash
+# End-to-end tests of the babygpt command-line trainer (examples/babygpt).
+#
+#   bash tests/cli/cli_tests.sh <case> <path-to-babygpt> <scratch-dir>
+#
+# Each case is one function below (test_<case>). It works in <scratch-dir>/work, which it empties first,
+# writes its own small corpora there, and trains only tiny models for a few dozen steps, so that every
+# case takes a few seconds. A case prints what it checked and exits 0, or prints the failed check (with
+# the output of the command involved) and exits 1.
+#
+# Only bash and coreutils (plus grep, sed, awk, od) are needed; the byte-level checks run with LC_ALL=C
+# and count UTF-8 characters themselves, so no UTF-8 locale has to be installed.
+
+set -u
+export LC_ALL=C
+
+if [ $# -ne 3 ]; then
+    echo "usage: bash $0 <case> <path-to-babygpt> <scratch-dir>" >&2
+    exit 2
+fi
+CASE=$1
+BIN_ARG=$2
+SCRATCH=$3
+
+# ---- helpers -----------------------------------------------------------------------------------------
+
+BACKGROUND_PID=""
+cleanup() {
+    if [ -n "$BACKGROUND_PID" ]; then
+        kill -9 "$BACKGROUND_PID" 2>/dev/null
+        wait "$BACKGROUND_PID" 2>/dev/null
+    fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL [$CASE]: $*" >&2
+    exit 1
+}
+
+note() { echo "ok: $*"; }
+
+# Shows a file in a failure message.
+show() {
+    local f
+    for f in "$@"; do
+        echo "----- $f -----" >&2
+        if [ -f "$f" ]; then cat "$f" >&2; else echo "(missing)" >&2; fi
+    done
+}
+
+# run <name> <args...>: runs the trainer with stdout in <name>.out, stderr in <name>.err, exit code in RC.
+RC=0
+run() {
+    local name=$1
+    shift
+    "$BIN" "$@" >"$name.out" 2>"$name.err"
+    RC=$?
+}
+
+# run_ok <name> <args...>: as run, and the command must succeed.
+run_ok() {
+    local name=$1
+    run "$@"
+    if [ "$RC" -ne 0 ]; then
+        show "$name.out" "$name.err"
+        fail "'babygpt ${*:2}' exited with $RC"
+    fi
+}
+
+# Lines in a file (a last line without a newline counts too).
+line_count() { awk 'END { print NR }' "$1"; }
+
+# The "step N: train loss X, val loss Y, speed: Z tokens/sec" lines of a training's stdout.
+STEP_LINE='^step [0-9][0-9]*: train loss [0-9][0-9]*\.[0-9][0-9][0-9][0-9], val loss [0-9][0-9]*\.[0-9][0-9][0-9][0-9], speed: [0-9][0-9]*\.[0-9][0-9] tokens/sec$'
+step_lines() { grep '^step ' "$1"; }
+losses_only() { grep '^step ' "$1" | sed 's/, speed: .*$//'; }
+printed_steps() { sed -n 's/^step \([0-9][0-9]*\): .*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
+
+# Checks that every "step ..." line of a training's stdout has the documented format.
+check_step_format() {
+    local out=$1 all good
+    all=$(grep -c '^step ' "$out")
+    good=$(grep -c "$STEP_LINE" "$out")
+    [ "$all" -gt 0 ] || { show "$out"; fail "no 'step N: ...' lines in $out"; }
+    [ "$all" -eq "$good" ] || { show "$out"; fail "$((all - good)) malformed 'step' lines in $out"; }
+}
+
+# UTF-8 characters (code points) in a file: every byte that is not a continuation byte starts one.
+char_count() { tr -d '\200-\277' <"$1" | wc -c | tr -d ' '; }
+
+# Distinct code points in a UTF-8 file: split into characters with a byte-level pattern (grep works line
+# by line, so a newline is counted separately).
+distinct_chars() {
+    local n newlines
+    n=$(grep -o -E $'[\x01-\x09\x0b-\x7f]|[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}' "$1" |
+        sort -u | wc -l | tr -d ' ')
+    newlines=$(tr -cd '\n' <"$1" | wc -c | tr -d ' ')
+    [ "$newlines" -gt 0 ] && n=$((n + 1))
+    echo "$n"
+}
+
+# Distinct byte values in a file.
+distinct_bytes() { od -An -v -tx1 "$1" | tr -s ' ' '\n' | grep . | sort -u | wc -l | tr -d ' '; }
+
+# The value after "label:" in `babygpt info` output.
+info_field() { sed -n "s/^$2: *//p" "$1"; }
+
+# ---- corpora -----------------------------------------------------------------------------------------
+
+# About 4 KB of English sentences, ASCII (29 distinct characters with the newline).
+write_english() {
+    local w1=(the a one every some my your our their this)
+    local w2=(quick lazy small bright quiet old young happy brave clever)
+    local w3=(fox dog cat bird horse child farmer sailor king queen)
+    local w4=(jumps runs sings sleeps walks reads writes dances waits smiles)
+    local w5=("today." "again." "slowly." "at night." "in the garden." "by the river." "with joy." "alone."
+              "quickly." "once more.")
+    local i
+    : >"$1"
+    for ((i = 0; i < 150; i++)); do
+        printf '%s %s %s %s %s\n' "${w1[i % 10]}" "${w2[(i * 3 + 1) % 10]}" "${w3[(i * 7 + 2) % 10]}" \
+            "${w4[(i / 10 + i) % 10]}" "${w5[(i * i) % 10]}" >>"$1"
+    done
+}
+
+# About 4 KB of Chinese: 120 lines of 10 characters in varying order from a list of 50 (one of them
+# twice), with the full-width comma and full stop, in UTF-8. "春江" and "往事" both occur.
+write_chinese() {
+    local zh=(春 江 潮 水 连 海 平 明 月 共 生 滟 随 波 千 万 里 何 处 无 流 宛 转 绕 芳 甸 花 林 皆 似
+              霰 空 里 霜 飞 觉 汀 上 白 沙 看 不 见 往 事 知 多 少 秋 风)
+    local i j line
+    : >"$1"
+    for ((i = 0; i < 120; i++)); do
+        line=""
+        for ((j = 0; j < 10; j++)); do
+            line+="${zh[(i * 7 + j * j * 3 + j * 11) % 50]}"
+            [ $j -eq 4 ] && line+="，"
+        done
+        printf '%s。\n' "$line" >>"$1"
+        [ $((i % 40)) -eq 0 ] && printf '春江潮水连海平，往事知多少。\n' >>"$1"
+    done
+}
+
+# A text with other characters than write_english's (digits and capitals).
+write_other() {
+    local i
+    : >"$1"
+    for ((i = 0; i < 100; i++)); do printf 'XYZ %d QRS %d\n' "$i" "$((i * 7 % 13))" >>"$1"; done
+}
+
+# A tiny, fast model; each case adds --data, --out, --max-iters and --eval-interval.
+TINY_MODEL=(--batch-size 8 --block-size 16 --n-embed 32 --n-head 4 --n-layer 2 --eval-iters 3)
+TINY=("${TINY_MODEL[@]}" --sample-tokens 0)
+
+# ---- cases -------------------------------------------------------------------------------------------
+
+# check_training <corpus> <sample-tokens>: trains on <corpus> for 60 steps and checks the printed losses,
+# the run's files and `info`.
+check_training() {
+    local corpus=$1
+    run_ok train train --data "$corpus" --out run/model.safetensors "${TINY_MODEL[@]}" --sample-tokens "$2" \
+        --max-iters 60 --eval-interval 20
+    [ -s train.err ] && { show train.err; fail "training wrote to stderr"; }
+
+    # Output to a pipe or file: whole lines only, no progress display.
+    if grep -q $'\r' train.out || grep -q $'\033' train.out; then
+        show train.out
+        fail "stdout is not a terminal, yet the output has carriage returns or escape sequences"
+    fi
+    note "no progress line (carriage return) when stdout is not a terminal"
+
+    check_step_format train.out
+    local steps
+    steps=$(printed_steps train.out)
+    [ "$steps" = "0 20 40 59" ] || { show train.out; fail "evaluated at steps '$steps', expected '0 20 40 59'"; }
+    local first last
+    first=$(step_lines train.out | head -n 1 | sed 's/.*train loss \([0-9.]*\),.*/\1/')
+    last=$(step_lines train.out | tail -n 1 | sed 's/.*train loss \([0-9.]*\),.*/\1/')
+    awk -v a="$first" -v b="$last" 'BEGIN { exit !(b + 0 < a + 0) }' ||
+        { show train.out; fail "the train loss did not decrease: first $first, last $last"; }
+    note "train loss fell from $first to $last over steps $steps"
+
+    local f
+    for f in run/model.safetensors run/model.optim.safetensors run/model.csv run/model.svg; do
+        [ -s "$f" ] || { ls -la run >&2; fail "$f was not written"; }
+    done
+    [ "$(head -n 1 run/model.csv)" = "step,train_loss,val_loss,tokens_per_sec,elapsed" ] ||
+        { show run/model.csv; fail "unexpected CSV header"; }
+    local csv_steps
+    csv_steps=$(tail -n +2 run/model.csv | cut -d, -f1 | tr '\n' ' ' | sed 's/ $//')
+    [ "$csv_steps" = "$steps" ] || { show run/model.csv; fail "CSV rows for steps '$csv_steps', expected '$steps'"; }
+    [ "$(tail -n +2 run/model.csv | awk -F, 'NF != 5' | wc -l | tr -d ' ')" = 0 ] ||
+        { show run/model.csv; fail "CSV rows without 5 fields"; }
+    [ "$(head -c 4 run/model.svg)" = "<svg" ] || { show run/model.svg; fail "the SVG does not start with <svg"; }
+    [ "$(grep -o '<polyline' run/model.svg | wc -l | tr -d ' ')" = 2 ] ||
+        { show run/model.svg; fail "the SVG does not have two <polyline> (train and val)"; }
+    note "checkpoint, optimizer state, CSV (one row per evaluation) and SVG written"
+
+    run_ok info info --checkpoint run/model.safetensors
+    local expected_vocab vocab
+    expected_vocab=$(distinct_chars "$corpus")
+    vocab=$(info_field info.out "vocab size")
+    [ "$vocab" = "$expected_vocab" ] ||
+        { show info.out; fail "info reports vocab size '$vocab'; the corpus has $expected_vocab distinct characters"; }
+    [ "$(info_field info.out step)" = 60 ] || { show info.out; fail "info does not report step 60"; }
+    grep -q "vocabulary $expected_vocab;" train.out || { show train.out; fail "training header lacks 'vocabulary $expected_vocab'"; }
+    local chars
+    chars=$(char_count "$corpus")
+    grep -q "^babygpt: $corpus, $chars characters," train.out ||
+        { show train.out; fail "training header does not report $chars characters"; }
+    note "vocab size $vocab = distinct characters of $corpus; $chars characters ($(wc -c <"$corpus" | tr -d ' ') bytes)"
+}
+
+test_train_english() {
+    write_english en.txt
+    check_training en.txt 0
+}
+
+test_train_chinese() {
+    write_chinese zh.txt
+    local bytes chars
+    bytes=$(wc -c <zh.txt | tr -d ' ')
+    chars=$(char_count zh.txt)
+    [ "$chars" -lt "$bytes" ] || fail "the Chinese corpus should have fewer characters than bytes"
+    # After training, the default prompts are "春江" and "往事" when the vocabulary has them.
+    check_training zh.txt 20
+    local distinct_b
+    distinct_b=$(distinct_bytes zh.txt)
+    [ "$(distinct_chars zh.txt)" != "$distinct_b" ] || fail "test corpus: distinct characters equal distinct bytes"
+    note "a Chinese character is one token: vocab $(distinct_chars zh.txt), not $distinct_b distinct bytes"
+    grep -q '^--- sample (prompt "春江") ---$' train.out && grep -q '^--- sample (prompt "往事") ---$' train.out ||
+        { show train.out; fail "no samples for the prompts 春江 and 往事"; }
+    grep -q '^春江' train.out && grep -q '^往事' train.out || { show train.out; fail "samples do not start with their prompts"; }
+    note "samples after training continue the prompts 春江 and 往事"
+}
+
+# A run of 40 steps equals a run of 20 steps resumed up to 40: losses and the final model.
+test_resume_matches() {
+    write_english en.txt
+    local common=(--data en.txt "${TINY[@]}" --eval-interval 10 --dropout 0.1)
+    run_ok full train "${common[@]}" --max-iters 40 --out full/model.safetensors
+    run_ok half train "${common[@]}" --max-iters 20 --out split/model.safetensors
+    run_ok rest train --resume split/model.safetensors --max-iters 40 --sample-tokens 0
+    grep -q 'resuming at step 20' rest.out || { show rest.out; fail "the resumed run does not start at step 20"; }
+    check_step_format rest.out
+
+    local a b
+    a=$(losses_only full.out | grep '^step 39:')
+    b=$(losses_only rest.out | grep '^step 39:')
+    [ -n "$a" ] && [ "$a" = "$b" ] || { show full.out rest.out; fail "final losses differ: '$a' vs '$b'"; }
+    # Every evaluation of the resumed part matches the uninterrupted run's.
+    [ "$(losses_only rest.out)" = "$(losses_only full.out | awk '$2 + 0 >= 20')" ] ||
+        { show full.out rest.out; fail "the resumed run's losses differ from the uninterrupted run's"; }
+    note "resumed run reproduces the uninterrupted losses: $a"
+
+    run_ok info_full info --checkpoint full/model.safetensors
+    run_ok info_split info --checkpoint split/model.safetensors
+    [ "$(info_field info_split.out step)" = 40 ] || { show info_split.out; fail "the resumed checkpoint is not at step 40"; }
+
+    run_ok sample_full sample --checkpoint full/model.safetensors --prompt "the " --seed 11 --max-new-tokens 120
+    run_ok sample_split sample --checkpoint split/model.safetensors --prompt "the " --seed 11 --max-new-tokens 120
+    cmp -s sample_full.out sample_split.out || { show sample_full.out sample_split.out; fail "samples differ"; }
+    note "samples from both final checkpoints are identical"
+}
+
+test_sample_reproducible() {
+    write_english en.txt
+    run_ok train train --data en.txt "${TINY[@]}" --max-iters 40 --eval-interval 20 --out run/model.safetensors
+    local ckpt=run/model.safetensors
+
+    run_ok s7a sample --checkpoint "$ckpt" --prompt "the " --seed 7 --max-new-tokens 200
+    run_ok s7b sample --checkpoint "$ckpt" --prompt "the " --seed 7 --max-new-tokens 200
+    cmp -s s7a.out s7b.out || { show s7a.out s7b.out; fail "the same seed gave different samples"; }
+    [ -s s7a.err ] && { show s7a.err; fail "sample wrote to stderr"; }
+    [ "$(head -c 4 s7a.out)" = "the " ] || { show s7a.out; fail "the sample does not start with its prompt"; }
+    note "same seed, same sample"
+
+    run_ok s8 sample --checkpoint "$ckpt" --prompt "the " --seed 8 --max-new-tokens 200
+    cmp -s s7a.out s8.out && { show s7a.out s8.out; fail "seeds 7 and 8 gave the same 200-character sample"; }
+    note "another seed, another sample"
+
+    # The corpus is ASCII, so bytes are characters: the prompt, the new characters, a newline.
+    local n expected
+    for n in 0 1 25 77; do
+        run_ok len sample --checkpoint "$ckpt" --prompt "the " --seed 7 --max-new-tokens "$n"
+        expected=$((4 + n + 1))
+        [ "$(wc -c <len.out | tr -d ' ')" = "$expected" ] ||
+            { show len.out; fail "--max-new-tokens $n printed $(wc -c <len.out) bytes, expected $expected"; }
+    done
+    run_ok len sample --checkpoint "$ckpt" --prompt "the " --seed 7 --max-new-tokens 25
+    [ "$(head -c 29 s7a.out)" = "$(head -c 29 len.out)" ] ||
+        { show s7a.out len.out; fail "a shorter generation is not a prefix of the longer one with the same seed"; }
+    note "--max-new-tokens sets the length (0, 1, 25, 77)"
+
+    run_ok k1a sample --checkpoint "$ckpt" --prompt "the " --top-k 1 --seed 1 --max-new-tokens 100
+    run_ok k1b sample --checkpoint "$ckpt" --prompt "the " --top-k 1 --seed 1 --max-new-tokens 100
+    run_ok k1c sample --checkpoint "$ckpt" --prompt "the " --top-k 1 --seed 99 --max-new-tokens 100
+    cmp -s k1a.out k1b.out || { show k1a.out k1b.out; fail "--top-k 1 twice gave different samples"; }
+    cmp -s k1a.out k1c.out || { show k1a.out k1c.out; fail "--top-k 1 (greedy) depends on the seed"; }
+    note "--top-k 1 is deterministic (and independent of the seed)"
+
+    run_ok multi sample --checkpoint "$ckpt" --prompt "the " --prompt "a " --seed 7 --max-new-tokens 10
+    grep -q '^the ' multi.out && grep -q '^a ' multi.out || { show multi.out; fail "two prompts, not two samples"; }
+    note "repeated --prompt samples each prompt"
+}
+
+# expect_error <name> <phrase> <args...>: the command fails with one "error: ..." line on stderr that
+# contains <phrase>, prints nothing on stdout, and leaves no file in out/.
+expect_error() {
+    local name=$1 phrase=$2
+    shift 2
+    rm -rf out
+    run "$name" "$@"
+    local problem=""
+    if [ "$RC" -eq 0 ]; then problem="exited with 0"
+    elif [ "$RC" -ge 128 ]; then problem="died with exit code $RC (a crash or abort)"
+    elif [ "$(line_count "$name.err")" -ne 1 ]; then problem="stderr has $(line_count "$name.err") lines, expected 1"
+    elif ! head -n 1 "$name.err" | grep -q '^error: '; then problem="stderr does not start with 'error: '"
+    elif ! grep -qF -- "$phrase" "$name.err"; then problem="stderr lacks \"$phrase\""
+    elif grep -qE 'terminate called|what\(\)|Aborted|Segmentation' "$name.err"; then problem="looks like a crash"
+    elif [ -s "$name.out" ]; then problem="printed to stdout"
+    elif [ -d out ] && [ -n "$(ls -A out)" ]; then problem="left files in the output directory: $(ls -A out | tr '\n' ' ')"
+    fi
+    if [ -n "$problem" ]; then
+        show "$name.out" "$name.err"
+        fail "'babygpt $*': $problem"
+    fi
+    note "$name: $(cat "$name.err")"
+}
+
+# expect_parse_error <name> <args...>: a command-line syntax error (reported by CLI11) exits non-zero
+# without a crash and without writing anything.
+expect_parse_error() {
+    local name=$1
+    shift
+    rm -rf out
+    run "$name" "$@"
+    if [ "$RC" -eq 0 ] || [ "$RC" -ge 128 ] || [ ! -s "$name.err" ] ||
+        grep -qE 'terminate called|what\(\)|Aborted|Segmentation' "$name.err" ||
+        { [ -d out ] && [ -n "$(ls -A out)" ]; }; then
+        show "$name.out" "$name.err"
+        fail "'babygpt $*': expected a command-line error (exit code $RC)"
+    fi
+    note "$name: exit code $RC: $(head -n 1 "$name.err")"
+}
+
+test_bad_inputs() {
+    write_english en.txt
+    local OUT=(--out out/model.safetensors)
+    # TINY without the model's shape, which some checks set themselves.
+    local SETTINGS=(--data en.txt --batch-size 8 --block-size 16 --eval-iters 3 --sample-tokens 0 --max-iters 10
+                    --eval-interval 5)
+    local T=("${SETTINGS[@]}" "${OUT[@]}")
+
+    # ---- the text ----
+    expect_error missing_data "no such file" train --data nothing-here.txt "${TINY[@]}" "${OUT[@]}"
+    : >empty.txt
+    expect_error empty_data "empty" train --data empty.txt "${TINY[@]}" "${OUT[@]}"
+    printf 'abc\xff\xfedef' >bad.txt
+    expect_error invalid_utf8 "byte offset 3" train --data bad.txt "${TINY[@]}" "${OUT[@]}"
+    grep -qF "invalid UTF-8" invalid_utf8.err || fail "the invalid UTF-8 message does not say so"
+    printf 'a short text\n' >short.txt
+    expect_error too_short "too short for block size 16" train --data short.txt "${TINY[@]}" "${OUT[@]}"
+
+    # ---- settings ----
+    expect_error indivisible "divisible" train "${T[@]}" --n-embed 30 --n-head 4
+    expect_error zero_layers "--n-layer must be a positive integer" train "${T[@]}" --n-layer 0
+    expect_error negative_batch "--batch-size must be a positive integer" train --data en.txt --batch-size -1 \
+        --max-iters 10 "${OUT[@]}"
+    expect_error dropout_one "--dropout must be in [0, 1)" train "${T[@]}" --dropout 1.0
+    expect_error unknown_preset "unknown preset 'v99'" train "${T[@]}" --preset v99
+
+    # ---- command-line syntax (CLI11's own messages) ----
+    expect_parse_error unknown_option train "${T[@]}" --no-such-option 3
+    expect_parse_error non_numeric train --data en.txt --max-iters abc "${OUT[@]}"
+    expect_parse_error no_subcommand
+    expect_parse_error sample_without_checkpoint sample --prompt "x"
+
+    # ---- checkpoints: a valid one on en.txt, and broken copies ----
+    run_ok train_ck train "${SETTINGS[@]}" --n-layer 2 --out ck/model.safetensors
+    write_other other.txt
+    expect_error other_vocabulary "vocabulary" train --resume ck/model.safetensors --data other.txt --max-iters 20 \
+        "${OUT[@]}"
+
+    local size
+    size=$(wc -c <ck/model.safetensors | tr -d ' ')
+    mkdir -p broken
+    head -c $((size / 2)) ck/model.safetensors >broken/half.safetensors
+    cp ck/model.optim.safetensors broken/half.optim.safetensors
+    cp ck/model.safetensors broken/garbage.safetensors
+    cp ck/model.optim.safetensors broken/garbage.optim.safetensors
+    printf 'GARBAGE!' | dd of=broken/garbage.safetensors bs=1 count=8 conv=notrunc 2>/dev/null
+    local kind phrase
+    for kind in half garbage; do
+        phrase="truncated"
+        [ "$kind" = garbage ] && phrase="is this a safetensors file"
+        expect_error "${kind}_info" "$phrase" info --checkpoint "broken/$kind.safetensors"
+        expect_error "${kind}_sample" "$phrase" sample --checkpoint "broken/$kind.safetensors" --prompt "the "
+        expect_error "${kind}_resume" "$phrase" train --resume "broken/$kind.safetensors" --max-iters 20 "${OUT[@]}"
+    done
+    expect_error missing_info "no such checkpoint file" info --checkpoint nothing.safetensors
+    expect_error missing_sample "no such checkpoint file" sample --checkpoint nothing.safetensors
+    expect_error missing_resume "no such checkpoint file" train --resume nothing.safetensors --data en.txt "${OUT[@]}"
+
+    # ---- sampling options ----
+    local ck=ck/model.safetensors
+    expect_error unknown_chars "not in the model's vocabulary" sample --checkpoint "$ck" --prompt "the QZ€ the"
+    grep -qF "'Q'" unknown_chars.err && grep -qF "'Z'" unknown_chars.err && grep -qF "'€'" unknown_chars.err ||
+        { show unknown_chars.err; fail "the message does not list the unknown characters Q, Z and €"; }
+    expect_error empty_prompt "the prompt is empty" sample --checkpoint "$ck" --prompt ""
+    expect_error zero_temperature "--temperature must be positive" sample --checkpoint "$ck" --temperature 0
+    expect_error negative_top_k "--top-k must be >= 0" sample --checkpoint "$ck" --top-k -1
+}
+
+test_interrupt() {
+    write_english en.txt
+    "$BIN" train --data en.txt "${TINY[@]}" --max-iters 100000 --eval-interval 50 --out run/model.safetensors \
+        >train.out 2>train.err &
+    BACKGROUND_PID=$!
+    local i
+    for ((i = 0; i < 400; i++)); do
+        [ -f run/model.safetensors ] && break
+        kill -0 "$BACKGROUND_PID" 2>/dev/null || { show train.out train.err; fail "training ended early"; }
+        sleep 0.05
+    done
+    [ -f run/model.safetensors ] || { show train.out train.err; fail "no checkpoint after the step-0 evaluation"; }
+    sleep 0.3
+    kill -INT "$BACKGROUND_PID"
+    wait "$BACKGROUND_PID"
+    local rc=$?
+    BACKGROUND_PID=""
+    [ "$rc" -eq 130 ] || { show train.out train.err; fail "exit code $rc after SIGINT, expected 130"; }
+    grep -q '^interrupted at step [0-9]*; saved run/model.safetensors' train.out ||
+        { show train.out; fail "stdout does not report the interruption"; }
+    local step
+    step=$(sed -n 's/^interrupted at step \([0-9]*\);.*/\1/p' train.out)
+    note "SIGINT: exit code 130, interrupted at step $step"
+    compgen -G 'run/*.tmp*' >/dev/null && { ls -la run >&2; fail "temporary files left behind"; }
+    note "no temporary files left"
+
+    run_ok info info --checkpoint run/model.safetensors
+    [ "$(info_field info.out step)" = "$step" ] || { show info.out; fail "info does not report step $step"; }
+    note "the saved checkpoint is at step $step"
+
+    run_ok resume train --resume run/model.safetensors --max-iters $((step + 15)) --sample-tokens 0
+    grep -q "resuming at step $step\$" resume.out || { show resume.out; fail "the resumed run does not start at step $step"; }
+    grep -q "^step $((step + 14)): " resume.out || { show resume.out; fail "the resumed run did not reach step $((step + 14))"; }
+    run_ok info2 info --checkpoint run/model.safetensors
+    [ "$(info_field info2.out step)" = $((step + 15)) ] || { show info2.out; fail "the resumed run did not save step $((step + 15))"; }
+    compgen -G 'run/*.tmp*' >/dev/null && { ls -la run >&2; fail "temporary files left behind"; }
+    note "resumed from step $step to $((step + 15))"
+}
+
+# SIGKILL at arbitrary moments while a checkpoint is written every step: the checkpoint is never corrupt,
+# the run resumes after every kill, and the result equals an uninterrupted run's.
+test_kill_atomic() {
+    write_english en.txt
+    local args=(--data en.txt "${TINY[@]}" --eval-interval 20)
+    "$BIN" train "${args[@]}" --out run/model.safetensors --max-iters 100000 --save-every 1 >train0.out 2>train0.err &
+    BACKGROUND_PID=$!
+    local delay n=0 step
+    for delay in 0.3 0.7 1.1 0.5; do
+        sleep "$delay"
+        kill -9 "$BACKGROUND_PID" 2>/dev/null
+        wait "$BACKGROUND_PID" 2>/dev/null
+        BACKGROUND_PID=""
+        n=$((n + 1))
+        if [ -f run/model.safetensors ]; then
+            run_ok "info$n" info --checkpoint run/model.safetensors
+            step=$(info_field "info$n.out" step)
+            note "kill $n after ${delay}s: checkpoint intact at step $step"
+            # Restart where it left off.
+            "$BIN" train --resume run/model.safetensors --save-every 1 >"train$n.out" 2>"train$n.err" &
+        else
+            note "kill $n after ${delay}s: no checkpoint yet"
+            "$BIN" train "${args[@]}" --out run/model.safetensors --max-iters 100000 --save-every 1 \
+                >"train$n.out" 2>"train$n.err" &
+        fi
+        BACKGROUND_PID=$!
+    done
+    sleep 0.5
+    kill -9 "$BACKGROUND_PID" 2>/dev/null
+    wait "$BACKGROUND_PID" 2>/dev/null
+    BACKGROUND_PID=""
+    for ((n = 1; n <= 4; n++)); do
+        [ -s "train$n.err" ] && { show "train$n.out" "train$n.err"; fail "restart $n failed"; }
+    done
+    [ -f run/model.safetensors ] || fail "no checkpoint after all the kills"
+    run_ok info_last info --checkpoint run/model.safetensors
+    step=$(info_field info_last.out step)
+    note "last kill: checkpoint intact at step $step; temporary files left by SIGKILL: $(compgen -G 'run/*.tmp*' | wc -l | tr -d ' ')"
+
+    local end=$((step + 3))
+    run_ok finish train --resume run/model.safetensors --max-iters "$end" --sample-tokens 0
+    run_ok straight train "${args[@]}" --max-iters "$end" --out straight/model.safetensors
+    local a b
+    a=$(losses_only finish.out | tail -n 1)
+    b=$(losses_only straight.out | tail -n 1)
+    [ -n "$a" ] && [ "$a" = "$b" ] || { show finish.out straight.out; fail "after the kills: '$a'; uninterrupted: '$b'"; }
+    note "resumed after 5 kills to step $end, same losses as an uninterrupted run: $a"
+}
+
+test_config_file() {
+    write_english en.txt
+    printf '# a training configuration\nmax-iters = 12\neval-interval = 4\n' >run.toml
+    local common=(--data en.txt "${TINY[@]}")
+
+    run_ok from_file train "${common[@]}" --out run/model.safetensors --config run.toml
+    [ "$(printed_steps from_file.out)" = "0 4 8 11" ] ||
+        { show from_file.out; fail "steps '$(printed_steps from_file.out)', expected '0 4 8 11' from the config file"; }
+    run_ok info info --checkpoint run/model.safetensors
+    grep -q 'max_iters 12, eval_interval 4,' info.out || { show info.out; fail "info does not show the config's settings"; }
+    note "the config file sets max-iters 12 and eval-interval 4"
+
+    run_ok override train "${common[@]}" --out run/model.safetensors --config run.toml --max-iters 9
+    [ "$(printed_steps override.out)" = "0 4 8" ] ||
+        { show override.out; fail "steps '$(printed_steps override.out)', expected '0 4 8' (--max-iters 9 wins, eval-interval 4 from the file)"; }
+    note "--max-iters 9 on the command line wins over the file; eval-interval still comes from it"
+
+    # Every train option can come from the file, strings included.
+    printf 'data = "en.txt"\nout = "other/model.safetensors"\nmax-iters = 6\neval-interval = 3\nbatch-size = 8\nblock-size = 16\nn-layer = 2\neval-iters = 2\nsample-tokens = 0\n' >all.toml
+    run_ok all_options train --config all.toml
+    [ -f other/model.safetensors ] && [ "$(printed_steps all_options.out)" = "0 3 5" ] ||
+        { show all_options.out; fail "--data, --out and the settings were not taken from the config file"; }
+    note "data, out and the settings are taken from the file"
+
+    printf 'max-iters = 12\nmax-iter = 5\n' >typo.toml
+    expect_error typo "'max-iter' is not an option" train "${common[@]}" --config typo.toml --out out/model.safetensors
+    expect_error missing_config "no-such.toml" train "${common[@]}" --config no-such.toml --out out/model.safetensors
+}
+
+test_help() {
+    run_ok train_help train --help
+    local option
+    for option in --batch-size --block-size --n-embed --n-head --n-layer --dropout --learning-rate --max-iters \
+        --eval-interval --eval-iters --train-ratio --seed --threads --preset --config --resume --save-every --out \
+        --data --sample-tokens; do
+        grep -qE -- "(^|[ ,])$option([ =]|\$)" train_help.out || { show train_help.out; fail "train --help does not mention $option"; }
+    done
+    note "train --help lists all options"
+    run_ok sample_help sample --help
+    for option in --checkpoint --prompt --max-new-tokens --temperature --top-k --seed --threads; do
+        grep -qE -- "(^|[ ,])$option([ =]|\$)" sample_help.out || { show sample_help.out; fail "sample --help does not mention $option"; }
+    done
+    note "sample --help lists all options"
+    run_ok info_help info --help
+    grep -qE -- "(^|[ ,])--checkpoint([ =]|\$)" info_help.out || { show info_help.out; fail "info --help does not mention --checkpoint"; }
+    note "info --help lists --checkpoint"
+    run_ok main_help --help
+    for option in train sample info; do
+        grep -qE "^ +$option " main_help.out || { show main_help.out; fail "--help does not list the subcommand $option"; }
+    done
+    run_ok version --version
+    grep -qE '^[0-9]+\.[0-9]+\.[0-9]+' version.out || { show version.out; fail "--version does not print a version"; }
+    note "--help lists the subcommands; --version prints $(cat version.out)"
+}
+
+test_threads_deterministic() {
+    write_english en.txt
+    local common=(--data en.txt "${TINY[@]}" --max-iters 40 --eval-interval 10 --threads 2)
+    run_ok first train "${common[@]}" --out first/model.safetensors
+    run_ok second train "${common[@]}" --out second/model.safetensors
+    grep -q '; 2 threads$' first.out || { show first.out; fail "the header does not report 2 threads"; }
+    check_step_format first.out
+    [ "$(losses_only first.out)" = "$(losses_only second.out)" ] ||
+        { show first.out second.out; fail "two runs with --threads 2 gave different losses"; }
+    note "two runs with --threads 2 print the same losses ($(losses_only first.out | tail -n 1))"
+}
+
+# ---- main --------------------------------------------------------------------------------------------
+
+if ! declare -F "test_$CASE" >/dev/null; then
+    echo "unknown case '$CASE'; cases: $(declare -F | sed -n 's/^declare -f test_//p' | tr '\n' ' ')" >&2
+    exit 2
+fi
+case "$BIN_ARG" in
+    /*) BIN=$BIN_ARG ;;
+    *) BIN=$(pwd)/$BIN_ARG ;;
+esac
+[ -x "$BIN" ] || { echo "not an executable: $BIN" >&2; exit 2; }
+[ -n "$SCRATCH" ] || { echo "empty scratch directory" >&2; exit 2; }
+WORK=$SCRATCH/work
+rm -rf "$WORK"
+mkdir -p "$WORK" || exit 2
+cd "$WORK" || exit 2
+
+SECONDS=0
+"test_$CASE"
+echo "PASS [$CASE] in ${SECONDS}s"

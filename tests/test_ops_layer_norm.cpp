@@ -1,0 +1,164 @@
+// Tests for ops/layer_norm.hpp: the fused LayerNorm over the last dimension.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <type_traits>
+#include <vector>
+
+#include "babygpt/ops/layer_norm.hpp"
+#include "babygpt/gradcheck.hpp"
+#include "babygpt/ops/reduce.hpp"
+
+using namespace babygpt;
+
+namespace {
+
+template <typename T>
+double tolerance() {
+    return std::is_same_v<T, float> ? 1e-5 : 1e-12;
+}
+
+template <typename T>
+void check_values(const Tensor<T>& t, const Shape& shape, const std::vector<double>& expected) {
+    REQUIRE(t.shape() == shape);
+    REQUIRE(t.numel() == static_cast<std::int64_t>(expected.size()));
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        CAPTURE(i);
+        CHECK(static_cast<double>(t.data()[i]) == doctest::Approx(expected[i]).epsilon(tolerance<T>()));
+    }
+}
+
+/// scale * sin(a * i + b) + shift in row-major order; in torch: scale * torch.sin(a * torch.arange(n) + b) + shift.
+template <typename T>
+Tensor<T> sin_seq(const Shape& shape, double a, double b, double scale = 1.0, double shift = 0.0) {
+    Tensor<T> t = Tensor<T>::empty(shape);
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+        t.data()[i] = static_cast<T>(scale * std::sin(a * static_cast<double>(i) + b) + shift);
+    return t;
+}
+
+using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
+
+void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
+    const GradcheckResult r = gradcheck(f, inputs);
+    INFO(r.message);
+    CHECK(r.ok);
+    CHECK(r.max_abs_error < 1e-6);
+}
+
+Tensord param(const Shape& shape, std::uint64_t seed, double mean = 0.0, double std = 1.0) {
+    Generator gen(seed);
+    Tensord t = Tensord::randn(shape, gen, mean, std);
+    t.requires_grad_();
+    return t;
+}
+
+}  // namespace
+
+// ---- forward -------------------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("ops::layer_norm: forward against torch", T, float, double) {
+    // torch: x = 3*torch.sin(1.3*torch.arange(24.)+0.5).view(2,3,4) + 0.5
+    //        w = torch.tensor([0.5, 1.0, 1.5, -2.0]); b = torch.tensor([0.1, -0.2, 0.3, 0.0])
+    //        torch.nn.functional.layer_norm(x, (4,), w, b, eps=1e-5).flatten()   (float64)
+    const Tensor<T> x = sin_seq<T>({2, 3, 4}, 1.3, 0.5, 3.0, 0.5);
+    const Tensor<T> w = Tensor<T>::from_data({4}, {0.5, 1.0, 1.5, -2.0});
+    const Tensor<T> b = Tensor<T>::from_data({4}, {0.1, -0.2, 0.3, 0.0});
+    check_values(layer_norm(x, w, b), {2, 3, 4},
+                 {0.34226156613860736, 0.9817005391730618,  0.10068665336030003, 3.0666962140476195,
+                  -0.5404613194836131, 0.5566032021199405,  2.0554017515868512,  1.2918967950878957,
+                  -0.5849636890362999, -0.7425308979384089, 1.7494699766829473,  -1.8922899164447542,
+                  -0.0666802034528062, -1.4207527066268388, 0.3080597563747181,  -3.097479885231945,
+                  0.7944069696353153,  -0.8104317218508217, -1.5368108215594107, -0.8923166605729299,
+                  0.7528186421349717,  0.4344206818569836,  -1.044297686157192,  2.0877190173775984});
+}
+
+TEST_CASE_TEMPLATE("ops::layer_norm: by hand", T, float, double) {
+    // Row [1, 2, 3]: mean 2, biased variance 2/3, so xhat = [-sqrt(1.5), 0, sqrt(1.5)] (with eps = 0).
+    const double r = std::sqrt(1.5);
+    const Tensor<T> x = Tensor<T>::from_data({2, 3}, {1, 2, 3, -1, -2, -3});
+    check_values(layer_norm(x, Tensor<T>::ones({3}), Tensor<T>::zeros({3}), 0.0), {2, 3}, {-r, 0, r, r, 0, -r});
+    const Tensor<T> w = Tensor<T>::from_data({3}, {2, 3, -1});
+    const Tensor<T> b = Tensor<T>::from_data({3}, {0.5, 1, 0});
+    check_values(layer_norm(x, w, b, 0.0), {2, 3}, {0.5 - 2 * r, 1, -r, 0.5 + 2 * r, 1, r});
+
+    // A constant row has zero variance: xhat = 0 (eps keeps it finite), so the output is the bias.
+    const Tensor<T> c = Tensor<T>::full({1, 3}, T(5));
+    check_values(layer_norm(c, w, b), {1, 3}, {0.5, 1, 0});
+
+    // The output does not depend on a shift or (up to eps) a scale of the row.
+    const Tensor<T> y = Tensor<T>::from_data({1, 3}, {10 + 4, 10 + 8, 10 + 12});
+    check_values(layer_norm(y, Tensor<T>::ones({3}), Tensor<T>::zeros({3}), 0.0), {1, 3}, {-r, 0, r});
+}
+
+TEST_CASE_TEMPLATE("ops::layer_norm: 1-d and 4-d inputs", T, float, double) {
+    const Tensor<T> v = Tensor<T>::from_data({2}, {3, 7});  // xhat = [-1, 1]
+    check_values(layer_norm(v, Tensor<T>::ones({2}), Tensor<T>::zeros({2}), 0.0), {2}, {-1, 1});
+    const Tensor<T> q = sin_seq<T>({2, 2, 3, 4}, 0.9, 0.1, 2.0);
+    const Tensor<T> out = layer_norm(q, Tensor<T>::ones({4}), Tensor<T>::zeros({4}));
+    REQUIRE(out.shape() == q.shape());
+    // Every row has mean 0 and (biased) variance 1 / (1 + eps / var) ~ 1.
+    check_values(mean(out, -1), {2, 2, 3}, std::vector<double>(12, 0.0));
+    const Tensor<T> var = mean(out * out, -1);
+    for (std::int64_t i = 0; i < var.numel(); ++i) CHECK(double(var.data()[i]) == doctest::Approx(1.0).epsilon(1e-3));
+}
+
+// ---- errors --------------------------------------------------------------------------------------
+
+TEST_CASE("ops::layer_norm: weight and bias must have the last dimension's shape") {
+    const Tensorf x = Tensorf::zeros({2, 3});
+    CHECK_THROWS_WITH_AS(layer_norm(x, Tensorf::ones({4}), Tensorf::zeros({3})),
+                         "layer_norm: input (2,3) needs weight and bias of shape (3,), got (4,) and (3,)", Error);
+    CHECK_THROWS_WITH_AS(layer_norm(x, Tensorf::ones({3}), Tensorf::zeros({1, 3})),
+                         doctest::Contains("needs weight and bias of shape (3,), got (3,) and (1,3)"), Error);
+    CHECK_THROWS_WITH_AS(layer_norm(Tensorf::scalar(1), Tensorf::ones({1}), Tensorf::zeros({1})),
+                         "layer_norm: needs at least 1 dimension", Error);
+}
+
+// ---- gradients -----------------------------------------------------------------------------------
+
+TEST_CASE("ops::layer_norm: gradcheck input weight and bias") {
+    check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2]); },
+                    {param({2, 3, 4}, 1, 0.5, 2.0), param({4}, 2, 1.0, 0.5), param({4}, 3)});
+    check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2]); },
+                    {param({3, 5}, 4), param({5}, 5, 1.0, 0.5), param({5}, 6)});
+    check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2], 0.1); },
+                    {param({2, 2, 2, 3}, 7), param({3}, 8), param({3}, 9)});
+}
+
+TEST_CASE("ops::layer_norm: gradcheck when only some inputs require grad") {
+    const Tensord w = Tensord::from_data({4}, {0.5, 1.0, 1.5, -2.0});
+    const Tensord b = Tensord::from_data({4}, {0.1, -0.2, 0.3, 0.0});
+    check_gradcheck([w, b](const std::vector<Tensord>& in) { return layer_norm(in[0], w, b); }, {param({3, 4}, 10)});
+    Generator gen(11);
+    const Tensord x = Tensord::randn({3, 4}, gen);
+    check_gradcheck([x](const std::vector<Tensord>& in) { return layer_norm(x, in[0], in[1]); },
+                    {param({4}, 12), param({4}, 13)});
+}
+
+TEST_CASE("ops::layer_norm: gradcheck with inputs used more than once") {
+    // A residual connection: x + layer_norm(x); and the weight reused after the norm.
+    check_gradcheck([](const std::vector<Tensord>& in) { return in[0] + layer_norm(in[0], in[1], in[2]); },
+                    {param({2, 3, 4}, 14), param({4}, 15, 1.0, 0.3), param({4}, 16)});
+    check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2]) * in[1]; },
+                    {param({3, 4}, 17), param({4}, 18, 1.0, 0.3), param({4}, 19)});
+    check_gradcheck(
+        [](const std::vector<Tensord>& in) { return layer_norm(layer_norm(in[0], in[1], in[2]) * in[0], in[1], in[2]); },
+        {param({3, 4}, 20), param({4}, 21, 1.0, 0.3), param({4}, 22)});
+}
+
+TEST_CASE("ops::layer_norm: hand-computed gradients of weight and bias") {
+    // dL/dbias = column sums of g; dL/dweight = column sums of g * xhat.
+    const double r = std::sqrt(1.5);
+    const Tensord x = Tensord::from_data({2, 3}, {1, 2, 3, -1, -2, -3});
+    Tensord w = Tensord::ones({3});
+    Tensord b = Tensord::zeros({3});
+    w.requires_grad_();
+    b.requires_grad_();
+    sum(layer_norm(x, w, b, 0.0) * Tensord::from_data({2, 3}, {1, 1, 1, 2, 2, 2})).backward();
+    check_values(b.grad(), {3}, {3, 3, 3});
+    check_values(w.grad(), {3}, {-r + 2 * r, 0, r - 2 * r});
+}
