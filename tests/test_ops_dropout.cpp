@@ -75,13 +75,19 @@ TEST_CASE_TEMPLATE("ops::dropout: training zeroes and rescales", T, float, doubl
 }
 
 TEST_CASE_TEMPLATE("ops::dropout: the mask follows the generator by hand", T, float, double) {
-    // Element i is kept when the i-th uniform draw is >= p.
+    // One 64-bit key is drawn from the generator; element i is kept when the top 53 bits of the
+    // splitmix64 finaliser of key + i * 0x9E3779B97F4A7C15, as a fraction of 2^53, are >= p.
     const double p = 0.5;
     const Tensor<T> x = Tensor<T>::from_data({2, 3}, {1, 2, 3, 4, 5, 6});
     Generator gen(3), replay(3);
     const Tensor<T> y = dropout(x, p, true, gen);
-    for (std::int64_t i = 0; i < 6; ++i) {
-        const bool keep = replay.uniform() >= p;
+    const std::uint64_t key = replay.next_u64();
+    for (std::uint64_t i = 0; i < 6; ++i) {
+        std::uint64_t z = key + i * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        const bool keep = static_cast<double>(z >> 11) / 9007199254740992.0 >= p;
         CHECK(y.data()[i] == (keep ? x.data()[i] * T(2) : T(0)));
     }
 }

@@ -13,6 +13,7 @@ The last line is machine-readable:
 
 import argparse
 import math
+import resource
 import os
 import sys
 import time
@@ -38,6 +39,8 @@ def parse_args(argv=None):
     p.add_argument("--generate", type=int, default=0, metavar="N",
                    help="after training, time the generation of N new tokens from a newline prompt")
     p.add_argument("--no-eval", action="store_true", help="skip all evaluations (pure throughput)")
+    p.add_argument("--warmup", type=int, default=0, metavar="N",
+                   help="leave the first N steps out of the tokens/s figure (allocator and cache warm-up)")
     return p.parse_args(argv)
 
 
@@ -88,12 +91,15 @@ def main(argv=None):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        train_time += time.perf_counter() - t0
-        tokens_done += tokens_per_step
+        if it >= args.warmup:
+            train_time += time.perf_counter() - t0
+            tokens_done += tokens_per_step
 
     tokens_per_sec = tokens_done / train_time if train_time > 0 else 0.0
-    result = "RESULT tokens_per_sec=%.2f final_val_loss=%s params=%d" % (
-        tokens_per_sec, "nan" if math.isnan(final_val) else "%.4f" % final_val, n_params)
+    # Peak resident memory of training (Linux reports kilobytes), before generation adds anything.
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    result = "RESULT tokens_per_sec=%.2f final_val_loss=%s params=%d peak_rss_mb=%.1f" % (
+        tokens_per_sec, "nan" if math.isnan(final_val) else "%.4f" % final_val, n_params, peak_rss_mb)
 
     if args.generate > 0:
         model.eval()

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -109,7 +110,16 @@ void Tensor<T>::backward() const {
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         TensorImpl<T>& tensor = **it;
         if (!tensor.grad_fn) continue;  // a leaf: its gradient is the result
-        if (tensor.grad) tensor.grad_fn->backward(Tensor<T>(*it).grad());
+        if (tensor.grad) {
+            if (profiler::enabled()) {
+                const auto start = profiler::Clock::now();
+                tensor.grad_fn->backward(Tensor<T>(*it).grad());
+                profiler::totals().backward[tensor.grad_fn->op] +=
+                    std::chrono::duration<double>(profiler::Clock::now() - start).count();
+            } else {
+                tensor.grad_fn->backward(Tensor<T>(*it).grad());
+            }
+        }
         // Free the graph as we go; like PyTorch, keep gradients of leaves only.
         tensor.grad_fn.reset();
         tensor.grad.reset();

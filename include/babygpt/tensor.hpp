@@ -202,6 +202,15 @@ public:
         }
         return impl_->grad.get();
     }
+    /// Whether a gradient buffer exists (something was accumulated since the last zero_grad()).
+    bool has_grad() const { return impl().grad != nullptr; }
+    /// Allocates the gradient buffer without zeroing it, for a backward that is about to overwrite every
+    /// element (assigning instead of accumulating saves a zero-fill and a read). Needs !has_grad().
+    T* new_grad_data() const {
+        BABYGPT_CHECK(!has_grad(), "Tensor::new_grad_data: the gradient buffer already exists");
+        impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
+        return impl_->grad.get();
+    }
     ArrayMap grad_array() const { return ArrayMap(grad_data(), numel()); }
     MatrixMap grad_matrix(std::int64_t rows, std::int64_t cols) const {
         return MatrixMap(grad_data(), rows, cols);

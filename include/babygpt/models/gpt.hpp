@@ -8,9 +8,11 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "babygpt/models/kv_cache.hpp"
 #include "babygpt/nn/block.hpp"
 #include "babygpt/nn/embedding.hpp"
 #include "babygpt/nn/layer_norm.hpp"
@@ -117,19 +119,38 @@ public:
         BABYGPT_CHECK(options.top_k >= 0, "GPT::generate: top_k must be >= 0, got ", options.top_k);
         NoGradGuard no_grad;
         const std::int64_t B = idx.size(0), V = config.vocab_size;
+        for (std::int64_t i = 0; i < idx.numel(); ++i)
+            BABYGPT_CHECK(idx.data()[i] >= 0 && idx.data()[i] < V, "GPT::generate: token id ", idx.data()[i],
+                          " is out of range for vocab_size ", V);
         std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(B));
         for (std::int64_t b = 0; b < B; ++b)
             rows[b].assign(idx.data() + b * idx.size(1), idx.data() + (b + 1) * idx.size(1));
         std::vector<double> probs(static_cast<std::size_t>(V));
+        // While the context fits in block_size, a KV cache computes only the newest position. Dropout in
+        // training mode needs the full forward, which applies it.
+        std::optional<KVCacheDecoder<T>> cache;
+        if (!this->is_training() || config.dropout == 0.0) cache.emplace(*this, B);
+        typename Tensor<T>::Matrix last_logits;  // (B, V)
         for (std::int64_t step = 0; step < max_new_tokens; ++step) {
-            const std::int64_t len = std::min<std::int64_t>(rows[0].size(), config.block_size);
-            IndexTensor context = IndexTensor::empty({B, len});
-            for (std::int64_t b = 0; b < B; ++b)
-                std::copy(rows[b].end() - len, rows[b].end(), context.data() + b * len);
-            const Tensor<T> logits = forward(context).logits;  // (B, len, V)
+            const auto total = static_cast<std::int64_t>(rows[0].size());
+            if (cache && total <= config.block_size) {
+                std::vector<std::int64_t> next(static_cast<std::size_t>(B));
+                while (cache->length() < total) {  // the prompt first, then one new token per step
+                    for (std::int64_t b = 0; b < B; ++b) next[b] = rows[b][cache->length()];
+                    last_logits = cache->step(next);
+                }
+            } else {
+                const std::int64_t len = std::min<std::int64_t>(total, config.block_size);
+                IndexTensor context = IndexTensor::empty({B, len});
+                for (std::int64_t b = 0; b < B; ++b)
+                    std::copy(rows[b].end() - len, rows[b].end(), context.data() + b * len);
+                const Tensor<T> logits = forward(context).logits;  // (B, len, V)
+                last_logits.resize(B, V);
+                for (std::int64_t b = 0; b < B; ++b)  // the logits of the last position
+                    last_logits.row(b) = logits.matrix(B * len, V).row(b * len + len - 1);
+            }
             for (std::int64_t b = 0; b < B; ++b) {
-                const T* last = logits.data() + (b * len + len - 1) * V;  // logits of the last position
-                const std::int64_t token = sample(last, V, options, gen, probs);
+                const std::int64_t token = sample(last_logits.row(b).data(), V, options, gen, probs);
                 rows[b].push_back(token);
                 if (on_token) on_token(b, token);
             }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -12,6 +13,7 @@ namespace babygpt {
 /// max(x, 0). The derivative at exactly 0 is taken as 0, as PyTorch does.
 template <typename T>
 Tensor<T> relu(const Tensor<T>& x) {
+    profiler::Scope profile("relu");
     Tensor<T> y = Tensor<T>::empty(x.shape());
     y.array() = x.array().max(T(0));
     record(y, "relu", {x}, [x](const Tensor<T>& g) {

@@ -15,9 +15,12 @@
 //   dQ = dS K,     dK = dS^T Q
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/ops/dropout.hpp"
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -27,6 +30,7 @@ namespace babygpt {
 template <typename T>
 Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, double dropout_p, bool training,
                                 Generator& gen) {
+    profiler::Scope profile("causal_self_attention");
     BABYGPT_CHECK(qkv.dim() == 3 && qkv.size(-1) % 3 == 0, "causal_self_attention: qkv must be (B, T, 3C), got ",
                   to_string(qkv.shape()));
     const std::int64_t B = qkv.size(0), Tn = qkv.size(1), C = qkv.size(2) / 3;
@@ -43,21 +47,29 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
     using Square = Eigen::Map<Matrix>;                               // one (T, T) attention matrix
 
     Tensor<T> probs = Tensor<T>::empty({B, n_head, Tn, Tn});  // P, kept for backward
-    Tensor<T> mask;                                           // 0 or 1/(1-p) per entry of P
-    if (use_dropout) {
-        mask = Tensor<T>::empty({B, n_head, Tn, Tn});
-        const T keep = static_cast<T>(1.0 / (1.0 - dropout_p));
-        for (std::int64_t i = 0; i < mask.numel(); ++i) mask.data()[i] = gen.uniform() >= dropout_p ? keep : T(0);
-    }
+    // Dropout on P: a hashed mask (see ops/dropout.hpp), recomputed in backward rather than stored.
+    const std::optional<detail::DropoutMask> mask =
+        use_dropout ? std::optional<detail::DropoutMask>(detail::DropoutMask(dropout_p, gen)) : std::nullopt;
+    const T keep_scale = static_cast<T>(1.0 / (1.0 - dropout_p));
+    // P' = dropout(P) for batch entry and head `bh`, into `dropped`.
+    auto apply_dropout = [&mask, keep_scale, Tn, TT](std::int64_t bh, const Square& P, Matrix& dropped) {
+        for (std::int64_t i = 0; i < Tn; ++i)
+            for (std::int64_t j = 0; j < Tn; ++j)
+                dropped(i, j) = mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? P(i, j) * keep_scale : T(0);
+    };
     Tensor<T> out = Tensor<T>::empty({B, Tn, C});
-    Matrix dropped(Tn, Tn);
-    for (std::int64_t b = 0; b < B; ++b) {
-        for (std::int64_t h = 0; h < n_head; ++h) {
+    // Every (batch entry, head) pair is independent and writes its own slices: one task each.
+#pragma omp parallel if (B * n_head > 1)
+    {
+        Matrix dropped(use_dropout ? Tn : 0, use_dropout ? Tn : 0);
+#pragma omp for schedule(static)
+        for (std::int64_t bh = 0; bh < B * n_head; ++bh) {
+            const std::int64_t b = bh / n_head, h = bh % n_head;
             T* row0 = qkv.data() + b * Tn * 3 * C + h * hs;
             Strided Q(row0, Tn, hs, Eigen::OuterStride<>(3 * C));
             Strided K(row0 + C, Tn, hs, Eigen::OuterStride<>(3 * C));
             Strided V(row0 + 2 * C, Tn, hs, Eigen::OuterStride<>(3 * C));
-            Square P(probs.data() + (b * n_head + h) * TT, Tn, Tn);
+            Square P(probs.data() + bh * TT, Tn, Tn);
             P.noalias() = Q * K.transpose();
             for (std::int64_t i = 0; i < Tn; ++i) {  // masked, scaled softmax of row i over j <= i
                 auto row = P.row(i).head(i + 1).array();
@@ -68,7 +80,7 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
             }
             Strided O(out.data() + b * Tn * C + h * hs, Tn, hs, Eigen::OuterStride<>(C));
             if (use_dropout) {
-                dropped = P.cwiseProduct(Square(mask.data() + (b * n_head + h) * TT, Tn, Tn));
+                apply_dropout(bh, P, dropped);
                 O.noalias() = dropped * V;
             } else {
                 O.noalias() = P * V;
@@ -76,13 +88,20 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
         }
     }
 
-    record(out, "causal_self_attention", {qkv}, [qkv, probs, mask, B, Tn, C, n_head, hs, TT, scale](const Tensor<T>& g) {
-        const bool use_dropout = mask.defined();
-        T* dqkv = qkv.grad_data();
-        Matrix dropped(Tn, Tn), dP(Tn, Tn);
-        Eigen::Array<T, Eigen::Dynamic, 1> row_dot(Tn);
-        for (std::int64_t b = 0; b < B; ++b) {
-            for (std::int64_t h = 0; h < n_head; ++h) {
+    record(out, "causal_self_attention", {qkv},
+           [qkv, probs, mask, keep_scale, B, Tn, C, n_head, hs, TT, scale](const Tensor<T>& g) {
+        const bool use_dropout = mask.has_value();
+        // Each (batch entry, head) owns its q, k and v columns of dqkv: if the buffer is new, the blocks
+        // below can assign their results instead of adding them to zeros.
+        const bool fresh = !qkv.has_grad();
+        T* dqkv = fresh ? qkv.new_grad_data() : qkv.grad_data();
+#pragma omp parallel if (B * n_head > 1)
+        {
+            Matrix dropped(use_dropout ? Tn : 0, use_dropout ? Tn : 0), dP(Tn, Tn);
+            Eigen::Array<T, Eigen::Dynamic, 1> row_dot(Tn);
+#pragma omp for schedule(static)
+            for (std::int64_t bh = 0; bh < B * n_head; ++bh) {
+                const std::int64_t b = bh / n_head, h = bh % n_head;
                 const std::int64_t offset = b * Tn * 3 * C + h * hs;
                 Strided Q(qkv.data() + offset, Tn, hs, Eigen::OuterStride<>(3 * C));
                 Strided K(qkv.data() + offset + C, Tn, hs, Eigen::OuterStride<>(3 * C));
@@ -91,21 +110,31 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
                 Strided dK(dqkv + offset + C, Tn, hs, Eigen::OuterStride<>(3 * C));
                 Strided dV(dqkv + offset + 2 * C, Tn, hs, Eigen::OuterStride<>(3 * C));
                 Strided G(g.data() + b * Tn * C + h * hs, Tn, hs, Eigen::OuterStride<>(C));
-                Square P(probs.data() + (b * n_head + h) * TT, Tn, Tn);
+                Square P(probs.data() + bh * TT, Tn, Tn);
                 dP.noalias() = G * V.transpose();
                 if (use_dropout) {
-                    Square M(mask.data() + (b * n_head + h) * TT, Tn, Tn);
-                    dropped = P.cwiseProduct(M);
-                    dV.noalias() += dropped.transpose() * G;
-                    dP = dP.cwiseProduct(M);
+                    for (std::int64_t i = 0; i < Tn; ++i)
+                        for (std::int64_t j = 0; j < Tn; ++j) {
+                            const bool keep = mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j));
+                            dropped(i, j) = keep ? P(i, j) * keep_scale : T(0);
+                            dP(i, j) = keep ? dP(i, j) * keep_scale : T(0);
+                        }
+                    if (fresh) dV.noalias() = dropped.transpose() * G;
+                    else dV.noalias() += dropped.transpose() * G;
                 } else {
-                    dV.noalias() += P.transpose() * G;
+                    if (fresh) dV.noalias() = P.transpose() * G;
+                    else dV.noalias() += P.transpose() * G;
                 }
                 // softmax backward, row by row; then the 1/sqrt(hs) of the scores.
                 row_dot = (dP.array() * P.array()).rowwise().sum();
                 dP.array() = P.array() * (dP.array().colwise() - row_dot) * scale;  // now dS
-                dQ.noalias() += dP * K;
-                dK.noalias() += dP.transpose() * Q;
+                if (fresh) {
+                    dQ.noalias() = dP * K;
+                    dK.noalias() = dP.transpose() * Q;
+                } else {
+                    dQ.noalias() += dP * K;
+                    dK.noalias() += dP.transpose() * Q;
+                }
             }
         }
     });

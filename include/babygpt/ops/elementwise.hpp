@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -38,6 +39,7 @@ inline const char* binary_op_symbol(BinaryOp op) {
 
 template <typename T>
 Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
+    profiler::Scope profile(binary_op_name(op));
     // With equal sizes, the operand of higher rank is the larger: (3) + (1, 3) is (1, 3) either way round.
     const bool a_is_large = a.numel() > b.numel() || (a.numel() == b.numel() && a.dim() >= b.dim());
     const Tensor<T>& large = a_is_large ? a : b;
@@ -85,7 +87,10 @@ Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
         switch (op) {
             case BinaryOp::add:
             case BinaryOp::sub:
-                if (large_needs) Map(large.grad_data(), repeat, inner) += sign_large * G;
+                if (large_needs) {
+                    if (large.has_grad()) Map(large.grad_data(), repeat, inner) += sign_large * G;
+                    else Map(large.new_grad_data(), repeat, inner) = sign_large * G;  // e.g. the residual stream
+                }
                 if (small_needs) Row(small.grad_data(), inner) += sign_small * G.colwise().sum();
                 break;
             case BinaryOp::mul:

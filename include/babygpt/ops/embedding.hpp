@@ -3,6 +3,7 @@
 // output row's gradient into the weight row it came from; an index used twice gets both gradients.
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -10,6 +11,7 @@ namespace babygpt {
 /// weight (V, C), idx of any shape (...) with values in [0, V) -> (..., C).
 template <typename T>
 Tensor<T> embedding(const Tensor<T>& weight, const IndexTensor& idx) {
+    profiler::Scope profile("embedding");
     BABYGPT_CHECK(weight.dim() == 2, "embedding: the weight must be 2-d (num_embeddings, dim), got ",
                   to_string(weight.shape()));
     const std::int64_t V = weight.size(0), C = weight.size(1), n = idx.numel();

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -16,6 +17,7 @@ namespace babygpt {
 /// x (..., C), weight (C), bias (C) -> (..., C).
 template <typename T>
 Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, double eps = 1e-5) {
+    profiler::Scope profile("layer_norm");
     BABYGPT_CHECK(x.dim() >= 1, "layer_norm: needs at least 1 dimension");
     const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : x.numel() / C;
     BABYGPT_CHECK(weight.shape() == Shape{C} && bias.shape() == Shape{C}, "layer_norm: input ",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -18,6 +19,7 @@ namespace babygpt {
 /// x (..., in), weight (out, in), bias (out) or undefined -> (..., out).
 template <typename T>
 Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>()) {
+    profiler::Scope profile("linear");
     BABYGPT_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ",
                   to_string(x.shape()), " and weight ", to_string(weight.shape()),
                   ": the weight must be (out_features, in_features) with in_features = the input's last dimension");
@@ -39,7 +41,10 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     if (bias.defined()) inputs.push_back(bias);
     record(y, "linear", inputs, [x, weight, bias, N, in, out_features](const Tensor<T>& g) {
         auto G = g.matrix(N, out_features);
-        if (x.requires_grad()) x.grad_matrix(N, in).noalias() += G * weight.matrix();
+        if (x.requires_grad()) {
+            if (x.has_grad()) x.grad_matrix(N, in).noalias() += G * weight.matrix();
+            else typename Tensor<T>::MatrixMap(x.new_grad_data(), N, in).noalias() = G * weight.matrix();
+        }
         if (weight.requires_grad()) weight.grad_matrix(out_features, in).noalias() += G.transpose() * x.matrix(N, in);
         if (bias.defined() && bias.requires_grad()) bias.grad_matrix(1, out_features) += G.colwise().sum();
     });
@@ -50,6 +55,7 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
 /// Row-major storage makes this a plain append of each part's data.
 template <typename T>
 Tensor<T> cat_rows(const std::vector<Tensor<T>>& parts) {
+    profiler::Scope profile("cat_rows");
     BABYGPT_CHECK(!parts.empty(), "cat_rows: needs at least one tensor");
     const Shape& first = parts.front().shape();
     BABYGPT_CHECK(!first.empty(), "cat_rows: cannot stack 0-d tensors");

@@ -9,6 +9,7 @@
 // Backward: dA = dC B^T and dB = A^T dC, again one GEMM each for the 2-d right operand.
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -24,6 +25,7 @@ template <typename T>
 
 template <typename T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
+    profiler::Scope profile("matmul");
     using MatrixMap = typename Tensor<T>::MatrixMap;
     if (a.dim() < 2 || b.dim() < 2)
         detail::matmul_error(a, b, "both operands need at least 2 dimensions");

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: babygpt (benchmarks/bench_train) against the PyTorch reference
+# (tools/train_reference.py) on the same corpus, preset, step count and thread count. The two run in
+# alternation, REPEATS times each, so that a noisy machine slows both alike; the script prints the
+# medians and the babygpt/PyTorch ratios.
+#
+#   benchmarks/compare_pytorch.sh --data ../shared/data/tinyshakespeare.txt --preset v9 --threads 1
+#
+# Options: --data FILE (required), --preset v9|v11 (v9), --threads N (1), --repeats R (3),
+#          --steps S (v9: 300, v11: 3), --generate N (500; 0 skips generation), --build DIR (build).
+# PyTorch gets its best GEMM: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for its runs only.
+set -euo pipefail
+
+data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --data) data=$2 ;;
+        --preset) preset=$2 ;;
+        --threads) threads=$2 ;;
+        --repeats) repeats=$2 ;;
+        --steps) steps=$2 ;;
+        --generate) generate=$2 ;;
+        --build) build=$2 ;;
+        *) echo "compare_pytorch.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
+    esac
+    shift 2
+done
+[ -n "$data" ] || { echo "compare_pytorch.sh: --data FILE is required" >&2; exit 2; }
+[ -f "$data" ] || { echo "compare_pytorch.sh: $data: no such file" >&2; exit 2; }
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench="$root/$build/benchmarks/bench_train"
+[ -x "$bench" ] || { echo "compare_pytorch.sh: $bench is missing; build first: cmake --build $build --target bench_train" >&2; exit 2; }
+/usr/bin/python3 -c "import torch" 2>/dev/null || { echo "compare_pytorch.sh: /usr/bin/python3 lacks torch (apt-get install python3-torch)" >&2; exit 2; }
+if [ -z "$steps" ]; then
+    if [ "$preset" = v11 ]; then steps=3; else steps=300; fi
+fi
+if [ "$preset" = v11 ]; then warmup=1; else warmup=20; fi
+
+field() {  # field NAME < RESULT line
+    sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p"
+}
+median() {  # median of the numbers on stdin
+    sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+}
+
+declare -a b_tps b_gen b_rss b_mfu t_tps t_gen t_rss
+for r in $(seq 1 "$repeats"); do
+    line=$("$bench" --data "$data" --preset "$preset" --threads "$threads" --steps "$steps" --warmup "$warmup" \
+        --generate "$generate" | grep '^RESULT')
+    b_tps+=("$(field tokens_per_sec <<<"$line")"); b_gen+=("$(field generate_tokens_per_sec <<<"$line")")
+    b_rss+=("$(field peak_rss_mb <<<"$line")"); b_mfu+=("$(field mfu <<<"$line")")
+    echo "run $r babygpt: $line"
+    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$root/tools/train_reference.py" \
+        --data "$data" --preset "$preset" --threads "$threads" --max-iters $((steps + warmup)) --warmup "$warmup" \
+        --no-eval --generate "$generate" | grep '^RESULT')
+    t_tps+=("$(field tokens_per_sec <<<"$line")"); t_gen+=("$(field generate_tokens_per_sec <<<"$line")")
+    t_rss+=("$(field peak_rss_mb <<<"$line")")
+    echo "run $r pytorch: $line"
+done
+
+m() { printf '%s\n' "$@" | median; }
+bt=$(m "${b_tps[@]}") tt=$(m "${t_tps[@]}") br=$(m "${b_rss[@]}") tr=$(m "${t_rss[@]}") bm=$(m "${b_mfu[@]}")
+echo
+echo "preset $preset, $(basename "$data"), $threads thread(s), $steps timed steps, medians of $repeats alternating runs"
+printf '%-28s %14s %14s %10s\n' "" babygpt pytorch ratio
+printf '%-28s %14.0f %14.0f %9.2fx\n' "training tokens/s" "$bt" "$tt" "$(awk "BEGIN{print $bt/$tt}")"
+if [ "$generate" -gt 0 ]; then
+    bg=$(m "${b_gen[@]}") tg=$(m "${t_gen[@]}")
+    printf '%-28s %14.1f %14.1f %9.2fx\n' "generation tokens/s ($generate)" "$bg" "$tg" "$(awk "BEGIN{print $bg/$tg}")"
+fi
+printf '%-28s %14.0f %14.0f %9.2fx\n' "peak RSS MB (training)" "$br" "$tr" "$(awk "BEGIN{print $br/$tr}")"
+printf '%-28s %14.0f%%\n' "babygpt model FLOPs util." "$(awk "BEGIN{print 100*$bm}")"

@@ -1,0 +1,53 @@
+#pragma once
+// A switchable per-op timer for benchmarks: with profiling on, every op's forward (timed by a Scope at
+// its top) and every graph node's backward (timed by autograd) add their wall time under the op's name.
+// Off by default, when a Scope costs one branch.
+//
+//     babygpt::profiler::enable(true);
+//     ... train a few steps ...
+//     for (auto& [op, seconds] : babygpt::profiler::totals().forward) ...
+
+#include <chrono>
+#include <map>
+#include <string>
+
+namespace babygpt::profiler {
+
+struct Totals {
+    std::map<std::string, double> forward;   // seconds per op name
+    std::map<std::string, double> backward;  // seconds per op name (the node that recorded it)
+};
+
+inline bool& enabled_flag() {
+    static bool enabled = false;
+    return enabled;
+}
+inline bool enabled() { return enabled_flag(); }
+inline void enable(bool on) { enabled_flag() = on; }
+
+inline Totals& totals() {
+    static Totals t;
+    return t;
+}
+inline void reset() { totals() = Totals(); }
+
+using Clock = std::chrono::steady_clock;
+
+/// Adds the lifetime of the scope to totals().forward[op] when profiling is on.
+class Scope {
+public:
+    explicit Scope(const char* op) : op_(enabled() ? op : nullptr) {
+        if (op_) start_ = Clock::now();
+    }
+    ~Scope() {
+        if (op_) totals().forward[op_] += std::chrono::duration<double>(Clock::now() - start_).count();
+    }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+private:
+    const char* op_;
+    Clock::time_point start_;
+};
+
+}  // namespace babygpt::profiler
