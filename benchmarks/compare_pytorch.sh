@@ -8,7 +8,10 @@
 #
 # Options: --data FILE (required), --preset v9|v11 (v9), --threads N (1), --repeats R (3),
 #          --steps S (v9: 300, v11: 3), --generate N (500; 0 skips generation), --build DIR (build).
-# PyTorch gets its best GEMM: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for its runs only.
+# PyTorch gets its best GEMM: Debian's torch calls whatever libblas.so.3 is installed, so install OpenBLAS
+# (apt-get install libopenblas0-pthread; the reference BLAS is ~50x slower), and OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE are unset for its runs only. OPENBLAS_NUM_THREADS holds it to --threads, since
+# torch.set_num_threads does not reach OpenBLAS's own thread pool.
 set -euo pipefail
 
 data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build
@@ -31,6 +34,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$root/$build/benchmarks/bench_train"
 [ -x "$bench" ] || { echo "compare_pytorch.sh: $bench is missing; build first: cmake --build $build --target bench_train" >&2; exit 2; }
 /usr/bin/python3 -c "import torch" 2>/dev/null || { echo "compare_pytorch.sh: /usr/bin/python3 lacks torch (apt-get install python3-torch)" >&2; exit 2; }
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+case "$blas" in
+    *openblas*) ;;
+    *) echo "compare_pytorch.sh: warning: libblas.so.3 is $blas, not OpenBLAS; PyTorch will be slow (apt-get install libopenblas0-pthread)" >&2 ;;
+esac
 if [ -z "$steps" ]; then
     if [ "$preset" = v11 ]; then steps=3; else steps=300; fi
 fi
@@ -50,7 +58,7 @@ for r in $(seq 1 "$repeats"); do
     b_tps+=("$(field tokens_per_sec <<<"$line")"); b_gen+=("$(field generate_tokens_per_sec <<<"$line")")
     b_rss+=("$(field peak_rss_mb <<<"$line")"); b_mfu+=("$(field mfu <<<"$line")")
     echo "run $r babygpt: $line"
-    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$root/tools/train_reference.py" \
+    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads" /usr/bin/python3 "$root/tools/train_reference.py" \
         --data "$data" --preset "$preset" --threads "$threads" --max-iters $((steps + warmup)) --warmup "$warmup" \
         --no-eval --generate "$generate" | grep '^RESULT')
     t_tps+=("$(field tokens_per_sec <<<"$line")"); t_gen+=("$(field generate_tokens_per_sec <<<"$line")")

@@ -1,5 +1,5 @@
 #pragma once
-// BabyGPT: a character-level GPT as the reference tutorial builds it (see docs for the reference):
+// BabyGPT: a character-level GPT as the reference tutorial builds it:
 //   token + position embeddings -> n_layer Pre-LN Blocks -> final LayerNorm -> lm_head -> logits.
 // Parameter names are the reference's state_dict keys (including its "postion_embedding_table").
 

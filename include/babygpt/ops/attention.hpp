@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/ops/attention_loops.hpp"
 #include "babygpt/ops/dropout.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
@@ -41,6 +42,7 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
     const std::int64_t hs = C / n_head, TT = Tn * Tn;
     const T scale = T(1) / std::sqrt(static_cast<T>(hs));
     const bool use_dropout = training && dropout_p > 0.0;
+    const bool short_context = Tn <= 32;  // plain loops (attention_loops.hpp) beat blocked GEMM there
 
     using Matrix = typename Tensor<T>::Matrix;
     using Strided = Eigen::Map<Matrix, 0, Eigen::OuterStride<>>;  // a head's (T, hs) slice of a wider row
@@ -66,6 +68,15 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
         for (std::int64_t bh = 0; bh < B * n_head; ++bh) {
             const std::int64_t b = bh / n_head, h = bh % n_head;
             T* row0 = qkv.data() + b * Tn * 3 * C + h * hs;
+            if (short_context) {
+                auto drop = [&](std::int64_t i, std::int64_t j) {
+                    if (!use_dropout) return T(1);
+                    return mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? keep_scale : T(0);
+                };
+                detail::head_forward_loops(row0, row0 + C, row0 + 2 * C, 3 * C, Tn, hs, scale, probs.data() + bh * TT,
+                                           out.data() + b * Tn * C + h * hs, C, drop);
+                continue;
+            }
             Strided Q(row0, Tn, hs, Eigen::OuterStride<>(3 * C));
             Strided K(row0 + C, Tn, hs, Eigen::OuterStride<>(3 * C));
             Strided V(row0 + 2 * C, Tn, hs, Eigen::OuterStride<>(3 * C));
@@ -89,7 +100,7 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
     }
 
     record(out, "causal_self_attention", {qkv},
-           [qkv, probs, mask, keep_scale, B, Tn, C, n_head, hs, TT, scale](const Tensor<T>& g) {
+           [qkv, probs, mask, keep_scale, B, Tn, C, n_head, hs, TT, scale, short_context](const Tensor<T>& g) {
         const bool use_dropout = mask.has_value();
         // Each (batch entry, head) owns its q, k and v columns of dqkv: if the buffer is new, the blocks
         // below can assign their results instead of adding them to zeros.
@@ -103,6 +114,21 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
             for (std::int64_t bh = 0; bh < B * n_head; ++bh) {
                 const std::int64_t b = bh / n_head, h = bh % n_head;
                 const std::int64_t offset = b * Tn * 3 * C + h * hs;
+                if (short_context) {
+                    if (fresh)
+                        for (std::int64_t t = 0; t < Tn; ++t)
+                            for (std::int64_t part = 0; part < 3; ++part)
+                                std::fill_n(dqkv + offset + t * 3 * C + part * C, hs, T(0));
+                    auto drop = [&](std::int64_t i, std::int64_t j) {
+                        if (!use_dropout) return T(1);
+                        return mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? keep_scale : T(0);
+                    };
+                    const T* base = qkv.data() + offset;
+                    detail::head_backward_loops(base, base + C, base + 2 * C, dqkv + offset, dqkv + offset + C,
+                                                dqkv + offset + 2 * C, 3 * C, Tn, hs, scale, probs.data() + bh * TT,
+                                                g.data() + b * Tn * C + h * hs, C, drop, row_dot.data());
+                    continue;
+                }
                 Strided Q(qkv.data() + offset, Tn, hs, Eigen::OuterStride<>(3 * C));
                 Strided K(qkv.data() + offset + C, Tn, hs, Eigen::OuterStride<>(3 * C));
                 Strided V(qkv.data() + offset + 2 * C, Tn, hs, Eigen::OuterStride<>(3 * C));

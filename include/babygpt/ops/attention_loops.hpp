@@ -1,0 +1,114 @@
+#pragma once
+// Causal attention of one head as plain loops, for short contexts (the v9 model has T = 8, hs = 8).
+// There, Eigen's blocked GEMM spends more time packing its operands than multiplying them; these loops
+// do only the work under the causal mask (j <= i), with the innermost loop over the head dimension for
+// the compiler to vectorise. Same maths as the GEMM path in attention.hpp, term by term.
+//
+// Layouts: row t of Q, K, V (and dQ, dK, dV) starts at t * ld; rows of the output (and of its gradient G)
+// at t * ld_out; P is (T, T) row-major with zeros above the diagonal. drop(i, j) is the dropout factor
+// of P[i][j]: 1 without dropout, else 0 or 1 / (1 - p).
+
+#include <cmath>
+#include <cstdint>
+#include <algorithm>
+#include <limits>
+
+#include <Eigen/Core>
+
+namespace babygpt::detail {
+
+template <typename T>
+T dot(const T* a, const T* b, std::int64_t n) {
+    T s = 0;
+    for (std::int64_t k = 0; k < n; ++k) s += a[k] * b[k];
+    return s;
+}
+
+/// out[j] = a . B_j for rows B_j = B + j * ld, j < n. Four rows at a time: four independent sums
+/// keep the floating-point adder busy instead of waiting on one chain.
+template <typename T>
+void dots(const T* a, const T* B, std::int64_t ld, std::int64_t n, std::int64_t hs, T* out) {
+    std::int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const T *b0 = B + j * ld, *b1 = b0 + ld, *b2 = b1 + ld, *b3 = b2 + ld;
+        T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (std::int64_t k = 0; k < hs; ++k) {
+            s0 += a[k] * b0[k];
+            s1 += a[k] * b1[k];
+            s2 += a[k] * b2[k];
+            s3 += a[k] * b3[k];
+        }
+        out[j] = s0;
+        out[j + 1] = s1;
+        out[j + 2] = s2;
+        out[j + 3] = s3;
+    }
+    for (; j < n; ++j) out[j] = dot(a, B + j * ld, hs);
+}
+
+template <typename T>
+void add_scaled(T* dst, T w, const T* src, std::int64_t n) {  // dst += w * src
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) dst[k] += w * src[k];
+}
+
+/// P = softmax(Q K^T * scale, causal) and O = dropout(P) V for one head.
+template <typename T, typename Drop>
+void head_forward_loops(const T* Q, const T* K, const T* V, std::int64_t ld, std::int64_t Tn, std::int64_t hs, T scale,
+                        T* P, T* O, std::int64_t ld_out, const Drop& drop) {
+    for (std::int64_t i = 0; i < Tn; ++i) {  // scaled scores minus the row max; the future masked
+        T* p = P + i * Tn;
+        dots(Q + i * ld, K, ld, i + 1, hs, p);
+        T max = -std::numeric_limits<T>::infinity();
+        for (std::int64_t j = 0; j <= i; ++j) {
+            p[j] *= scale;
+            max = p[j] > max ? p[j] : max;
+        }
+        for (std::int64_t j = 0; j <= i; ++j) p[j] -= max;
+        for (std::int64_t j = i + 1; j < Tn; ++j) p[j] = -std::numeric_limits<T>::infinity();
+    }
+    // One vectorised exp over the whole (T, T) block; the masked entries become exactly 0.
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> block(P, Tn * Tn);
+    block = block.exp();
+    for (std::int64_t i = 0; i < Tn; ++i) {
+        T* p = P + i * Tn;
+        T sum = 0;
+        for (std::int64_t j = 0; j <= i; ++j) sum += p[j];
+        const T inv = T(1) / sum;
+        for (std::int64_t j = 0; j <= i; ++j) p[j] *= inv;
+        T* o = O + i * ld_out;
+        std::fill_n(o, hs, T(0));
+        for (std::int64_t j = 0; j <= i; ++j) {
+            const T w = p[j] * drop(i, j);
+            if (w != T(0)) add_scaled(o, w, V + j * ld, hs);
+        }
+    }
+}
+
+/// Accumulates dQ, dK, dV of one head from G = dO (see attention.hpp for the formulas).
+/// `dp` is scratch for one row of T values.
+template <typename T, typename Drop>
+void head_backward_loops(const T* Q, const T* K, const T* V, T* dQ, T* dK, T* dV, std::int64_t ld, std::int64_t Tn,
+                         std::int64_t hs, T scale, const T* P, const T* G, std::int64_t ld_out, const Drop& drop,
+                         T* dp) {
+    for (std::int64_t i = 0; i < Tn; ++i) {
+        const T* p = P + i * Tn;
+        const T* g = G + i * ld_out;
+        T row_dot = 0;
+        dots(g, V, ld, i + 1, hs, dp);  // G V^T
+        for (std::int64_t j = 0; j <= i; ++j) {
+            const T f = drop(i, j);
+            dp[j] *= f;  // dP = (G V^T) * mask
+            if (p[j] * f != T(0)) add_scaled(dV + j * ld, p[j] * f, g, hs);  // dV += P'^T G
+            row_dot += dp[j] * p[j];
+        }
+        for (std::int64_t j = 0; j <= i; ++j) {
+            const T ds = p[j] * (dp[j] - row_dot) * scale;  // softmax backward, then the scale
+            if (ds == T(0)) continue;
+            add_scaled(dQ + i * ld, ds, K + j * ld, hs);  // dQ = dS K
+            add_scaled(dK + j * ld, ds, Q + i * ld, hs);  // dK = dS^T Q
+        }
+    }
+}
+
+}  // namespace babygpt::detail
