@@ -10,16 +10,12 @@
 
 #include "babygpt/babygpt.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
-
-Tensord param(const Shape& shape, std::uint64_t seed, double std = 1.0) {
-    Generator gen(seed);
-    Tensord t = Tensord::randn(shape, gen, 0.0, std);
-    t.requires_grad_();
-    return t;
-}
 
 /// y = x^2 with a deliberately wrong backward (3x instead of 2x).
 Tensord bad_square(const Tensord& x) {

@@ -26,6 +26,8 @@
 #include "babygpt/io/safetensors.hpp"
 #include "babygpt/tensor.hpp"
 
+#include "helpers.hpp"
+
 namespace {
 
 namespace st = babygpt::safetensors;
@@ -34,18 +36,8 @@ using babygpt::IndexTensor;
 using babygpt::Tensord;
 using babygpt::Tensorf;
 using Bytes = std::vector<unsigned char>;
-
-/// The message of the babygpt::Error that `f` throws ("" if it throws none; other exceptions escape).
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const babygpt::Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using babygpt_test::contains;
+using babygpt_test::error_of;
 
 /// Checks that an error message contains `part`, printing both if it does not.
 #define CHECK_ERROR_CONTAINS(message, part)                                                \

@@ -7,7 +7,10 @@
 #include "babygpt/io/state_dict.hpp"
 #include "babygpt/models/gpt.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
 
@@ -19,15 +22,6 @@ GPTConfig tiny_config() {
     c.n_head = 2;
     c.n_layer = 1;
     return c;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 }  // namespace

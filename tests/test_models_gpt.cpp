@@ -16,7 +16,10 @@
 #include "babygpt/models/gpt.hpp"
 #include "babygpt/optim/adamw.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
 
@@ -51,8 +54,6 @@ std::string error_message(const GPTConfig& c) {
     }
     return "";
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::int64_t argmax(const double* v, std::int64_t n) {
     return static_cast<std::int64_t>(std::max_element(v, v + n) - v);

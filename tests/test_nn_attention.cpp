@@ -13,22 +13,12 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/nn/attention.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
-
-void require_gradcheck(const std::function<Tensord(const std::vector<Tensord>&)>& f,
-                       const std::vector<Tensord>& inputs) {
-    const GradcheckResult result = gradcheck(f, inputs);
-    CHECK_MESSAGE(result.ok, result.message);
-    CHECK(result.max_abs_error < 1e-6);
-}
-
-std::vector<Tensord> with_parameters(const Tensord& x, const nn::Module<double>& m) {
-    std::vector<Tensord> inputs{x};
-    for (const Tensord& p : m.parameters()) inputs.push_back(p);
-    return inputs;
-}
 
 // The reference's MultiHeadAttention.forward: torch.cat([h(x) for h in heads], -1), then proj
 // (dropout 0, so its Dropout is the identity).
@@ -36,13 +26,6 @@ Tensord composed(const nn::MultiHeadAttention<double>& mha, const Tensord& x) {
     std::vector<Tensord> outs;
     for (const auto& h : mha.heads) outs.push_back(h->forward(x));
     return mha.proj->forward(concat(outs));
-}
-
-double max_abs_diff(const Tensord& a, const Tensord& b) {
-    REQUIRE(a.shape() == b.shape());
-    double m = 0;
-    for (std::int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-    return m;
 }
 
 }  // namespace

@@ -10,17 +10,10 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/nn/block.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
-
-namespace {
-
-std::vector<Tensord> with_parameters(const Tensord& x, const nn::Module<double>& m) {
-    std::vector<Tensord> inputs{x};
-    for (const Tensord& p : m.parameters()) inputs.push_back(p);
-    return inputs;
-}
-
-}  // namespace
+using namespace babygpt_test;
 
 TEST_CASE("nn::Block: parameter names and shapes follow the reference Block (sa, ffwd, ln1, ln2)") {
     Generator gen(1);

@@ -10,17 +10,10 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/nn/feed_forward.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
-
-namespace {
-
-std::vector<Tensord> with_parameters(const Tensord& x, const nn::Module<double>& m) {
-    std::vector<Tensord> inputs{x};
-    for (const Tensord& p : m.parameters()) inputs.push_back(p);
-    return inputs;
-}
-
-}  // namespace
+using namespace babygpt_test;
 
 TEST_CASE("nn::FeedForward: parameters are net.0 (4C, C) and net.2 (C, 4C), as in the reference") {
     Generator gen(1);

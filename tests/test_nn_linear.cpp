@@ -12,16 +12,12 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/nn/linear.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
-
-void require_gradcheck(const std::function<Tensord(const std::vector<Tensord>&)>& f,
-                       const std::vector<Tensord>& inputs) {
-    const GradcheckResult result = gradcheck(f, inputs);
-    CHECK_MESSAGE(result.ok, result.message);
-    CHECK(result.max_abs_error < 1e-6);
-}
 
 template <typename T>
 void sample_stats(const Tensor<T>& t, double& mean, double& var) {

@@ -13,33 +13,12 @@
 #include "babygpt/ops/activation.hpp"
 #include "babygpt/gradcheck.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
-
-template <typename T>
-double tolerance() {
-    return std::is_same_v<T, float> ? 1e-5 : 1e-12;
-}
-
-template <typename T>
-void check_values(const Tensor<T>& t, const Shape& shape, const std::vector<double>& expected) {
-    REQUIRE(t.shape() == shape);
-    REQUIRE(t.numel() == static_cast<std::int64_t>(expected.size()));
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(static_cast<double>(t.data()[i]) == doctest::Approx(expected[i]).epsilon(tolerance<T>()));
-    }
-}
-
-using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
-
-void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
-    const GradcheckResult r = gradcheck(f, inputs);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.max_abs_error < 1e-6);
-}
 
 // Normal samples pushed at least 0.05 away from 0, so relu is never evaluated at its kink.
 Tensord away_from_zero(const Shape& shape, std::uint64_t seed) {

@@ -13,7 +13,10 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/ops/attention.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
 
@@ -29,20 +32,6 @@ Tensord reference_attention(const Tensord& qkv, std::int64_t n_head) {
         outs.push_back(matmul(wei, v));
     }
     return concat(outs);
-}
-
-double max_abs_diff(const Tensord& a, const Tensord& b) {
-    REQUIRE(a.shape() == b.shape());
-    double m = 0;
-    for (std::int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-    return m;
-}
-
-void require_gradcheck(const std::function<Tensord(const std::vector<Tensord>&)>& f,
-                       const std::vector<Tensord>& inputs) {
-    const GradcheckResult result = gradcheck(f, inputs);
-    CHECK_MESSAGE(result.ok, result.message);
-    CHECK(result.max_abs_error < 1e-6);
 }
 
 }  // namespace

@@ -13,27 +13,10 @@
 #include "babygpt/ops/dropout.hpp"
 #include "babygpt/gradcheck.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
-
-namespace {
-
-using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
-
-void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
-    const GradcheckResult r = gradcheck(f, inputs);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.max_abs_error < 1e-6);
-}
-
-Tensord param(const Shape& shape, std::uint64_t seed) {
-    Generator gen(seed);
-    Tensord t = Tensord::randn(shape, gen);
-    t.requires_grad_();
-    return t;
-}
-
-}  // namespace
+using namespace babygpt_test;
 
 // ---- forward -------------------------------------------------------------------------------------
 

@@ -11,44 +11,10 @@
 #include "babygpt/ops/matmul.hpp"
 #include "babygpt/ops/shape_ops.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
-
-namespace {
-
-template <typename T>
-void check_values(const Tensor<T>& t, const Shape& shape, const std::vector<double>& expected) {
-    REQUIRE(t.shape() == shape);
-    REQUIRE(t.numel() == static_cast<std::int64_t>(expected.size()));
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(static_cast<double>(t.data()[i]) == doctest::Approx(expected[i]).epsilon(1e-12));
-    }
-}
-
-template <typename T>
-Tensor<T> iota(const Shape& shape, T start = T(1)) {  // start, start + 1, ...
-    Tensor<T> t = Tensor<T>::empty(shape);
-    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = start + static_cast<T>(i);
-    return t;
-}
-
-using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
-
-void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
-    const GradcheckResult r = gradcheck(f, inputs);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.max_abs_error < 1e-6);
-}
-
-Tensord param(const Shape& shape, std::uint64_t seed) {
-    Generator gen(seed);
-    Tensord t = Tensord::randn(shape, gen);
-    t.requires_grad_();
-    return t;
-}
-
-}  // namespace
+using namespace babygpt_test;
 
 // ---- forward -------------------------------------------------------------------------------------
 
@@ -57,10 +23,10 @@ TEST_CASE_TEMPLATE("ops::embedding: looks up rows", T, float, double) {
     const Tensor<T> w = iota<T>({4, 3});
     const IndexTensor idx = IndexTensor::from_data({2, 3}, {0, 3, 1, 1, 1, 2});
     check_values(embedding(w, idx), {2, 3, 3},
-                 {1, 2, 3, 10, 11, 12, 4, 5, 6, 4, 5, 6, 4, 5, 6, 7, 8, 9});
-    check_values(embedding(w, IndexTensor::from_data({2}, {2, 2})), {2, 3}, {7, 8, 9, 7, 8, 9});
-    check_values(embedding(w, IndexTensor::scalar(3)), {3}, {10, 11, 12});
-    check_values(embedding(w, IndexTensor::zeros({0})), {0, 3}, {});
+                 {1, 2, 3, 10, 11, 12, 4, 5, 6, 4, 5, 6, 4, 5, 6, 7, 8, 9}, 1e-12);
+    check_values(embedding(w, IndexTensor::from_data({2}, {2, 2})), {2, 3}, {7, 8, 9, 7, 8, 9}, 1e-12);
+    check_values(embedding(w, IndexTensor::scalar(3)), {3}, {10, 11, 12}, 1e-12);
+    check_values(embedding(w, IndexTensor::zeros({0})), {0, 3}, {}, 1e-12);
     // The result is a copy, not a view of the weight.
     const Tensor<T> e = embedding(w, IndexTensor::from_data({1}, {0}));
     e(0, 0) = T(100);
@@ -69,7 +35,7 @@ TEST_CASE_TEMPLATE("ops::embedding: looks up rows", T, float, double) {
 
 TEST_CASE("ops::embedding: positions (arange) as indices") {
     const Tensord wpe = iota<double>({5, 2}, 0.0);
-    check_values(embedding(wpe, IndexTensor::arange(3)), {3, 2}, {0, 1, 2, 3, 4, 5});
+    check_values(embedding(wpe, IndexTensor::arange(3)), {3, 2}, {0, 1, 2, 3, 4, 5}, 1e-12);
 }
 
 // ---- errors --------------------------------------------------------------------------------------
@@ -98,7 +64,7 @@ TEST_CASE("ops::embedding: repeated indices accumulate their gradients") {
     }
     sum(embedding(w, idx) * g).backward();
     // row 0: position 5; row 1: positions 1, 3, 4; row 2: none; row 3: positions 2, 6
-    check_values(w.grad(), {4, 2}, {5, 50, 8, 80, 0, 0, 8, 80});
+    check_values(w.grad(), {4, 2}, {5, 50, 8, 80, 0, 0, 8, 80}, 1e-12);
 }
 
 TEST_CASE("ops::embedding: gradcheck with repeated indices") {

@@ -12,44 +12,15 @@
 #include "babygpt/gradcheck.hpp"
 #include "babygpt/ops/reduce.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
 
-template <typename T>
-double tolerance() {
-    return std::is_same_v<T, float> ? 1e-5 : 1e-12;
-}
-
-template <typename T>
-void check_values(const Tensor<T>& t, const Shape& shape, const std::vector<double>& expected) {
-    REQUIRE(t.shape() == shape);
-    REQUIRE(t.numel() == static_cast<std::int64_t>(expected.size()));
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(static_cast<double>(t.data()[i]) == doctest::Approx(expected[i]).epsilon(tolerance<T>()));
-    }
-}
-
-/// scale * sin(a * i + b) + shift in row-major order; in torch: scale * torch.sin(a * torch.arange(n) + b) + shift.
-template <typename T>
-Tensor<T> sin_seq(const Shape& shape, double a, double b, double scale = 1.0, double shift = 0.0) {
-    Tensor<T> t = Tensor<T>::empty(shape);
-    for (std::int64_t i = 0; i < t.numel(); ++i)
-        t.data()[i] = static_cast<T>(scale * std::sin(a * static_cast<double>(i) + b) + shift);
-    return t;
-}
-
-using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
-
-void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
-    const GradcheckResult r = gradcheck(f, inputs);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.max_abs_error < 1e-6);
-}
-
-Tensord param(const Shape& shape, std::uint64_t seed, double mean = 0.0, double std = 1.0) {
+// As param, drawn from N(mean, std^2).
+Tensord shifted_param(const Shape& shape, std::uint64_t seed, double mean, double std) {
     Generator gen(seed);
     Tensord t = Tensord::randn(shape, gen, mean, std);
     t.requires_grad_();
@@ -122,9 +93,9 @@ TEST_CASE("ops::layer_norm: weight and bias must have the last dimension's shape
 
 TEST_CASE("ops::layer_norm: gradcheck input weight and bias") {
     check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2]); },
-                    {param({2, 3, 4}, 1, 0.5, 2.0), param({4}, 2, 1.0, 0.5), param({4}, 3)});
+                    {shifted_param({2, 3, 4}, 1, 0.5, 2.0), shifted_param({4}, 2, 1.0, 0.5), param({4}, 3)});
     check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2]); },
-                    {param({3, 5}, 4), param({5}, 5, 1.0, 0.5), param({5}, 6)});
+                    {param({3, 5}, 4), shifted_param({5}, 5, 1.0, 0.5), param({5}, 6)});
     check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2], 0.1); },
                     {param({2, 2, 2, 3}, 7), param({3}, 8), param({3}, 9)});
 }
@@ -142,12 +113,12 @@ TEST_CASE("ops::layer_norm: gradcheck when only some inputs require grad") {
 TEST_CASE("ops::layer_norm: gradcheck with inputs used more than once") {
     // A residual connection: x + layer_norm(x); and the weight reused after the norm.
     check_gradcheck([](const std::vector<Tensord>& in) { return in[0] + layer_norm(in[0], in[1], in[2]); },
-                    {param({2, 3, 4}, 14), param({4}, 15, 1.0, 0.3), param({4}, 16)});
+                    {param({2, 3, 4}, 14), shifted_param({4}, 15, 1.0, 0.3), param({4}, 16)});
     check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2]) * in[1]; },
-                    {param({3, 4}, 17), param({4}, 18, 1.0, 0.3), param({4}, 19)});
+                    {param({3, 4}, 17), shifted_param({4}, 18, 1.0, 0.3), param({4}, 19)});
     check_gradcheck(
         [](const std::vector<Tensord>& in) { return layer_norm(layer_norm(in[0], in[1], in[2]) * in[0], in[1], in[2]); },
-        {param({3, 4}, 20), param({4}, 21, 1.0, 0.3), param({4}, 22)});
+        {param({3, 4}, 20), shifted_param({4}, 21, 1.0, 0.3), param({4}, 22)});
 }
 
 TEST_CASE("ops::layer_norm: hand-computed gradients of weight and bias") {

@@ -10,20 +10,16 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/ops/linear.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
 
 const std::vector<double> kX{0.5, -1.0, 2.0, 1.5, 0.25, -0.75};                                  // (2, 3)
 const std::vector<double> kW{0.1, 0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9, 0.0, 1.0, -1.0};  // (4, 3)
 const std::vector<double> kB{0.01, -0.02, 0.03, -0.04};                                         // (4)
-
-void require_gradcheck(const std::function<Tensord(const std::vector<Tensord>&)>& f,
-                       const std::vector<Tensord>& inputs) {
-    const GradcheckResult result = gradcheck(f, inputs);
-    CHECK_MESSAGE(result.ok, result.message);
-    CHECK(result.max_abs_error < 1e-6);
-}
 
 }  // namespace
 

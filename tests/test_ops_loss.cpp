@@ -13,41 +13,10 @@
 #include "babygpt/ops/matmul.hpp"
 #include "babygpt/ops/shape_ops.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
-
-namespace {
-
-template <typename T>
-double tolerance() {
-    return std::is_same_v<T, float> ? 1e-5 : 1e-12;
-}
-
-/// scale * sin(a * i + b) in row-major order; in torch: scale * torch.sin(a * torch.arange(n) + b).view(shape).
-template <typename T>
-Tensor<T> sin_seq(const Shape& shape, double a, double b, double scale = 1.0) {
-    Tensor<T> t = Tensor<T>::empty(shape);
-    for (std::int64_t i = 0; i < t.numel(); ++i)
-        t.data()[i] = static_cast<T>(scale * std::sin(a * static_cast<double>(i) + b));
-    return t;
-}
-
-using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
-
-void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
-    const GradcheckResult r = gradcheck(f, inputs);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.max_abs_error < 1e-6);
-}
-
-Tensord param(const Shape& shape, std::uint64_t seed, double std = 1.0) {
-    Generator gen(seed);
-    Tensord t = Tensord::randn(shape, gen, 0.0, std);
-    t.requires_grad_();
-    return t;
-}
-
-}  // namespace
+using namespace babygpt_test;
 
 // ---- forward -------------------------------------------------------------------------------------
 

@@ -12,48 +12,12 @@
 #include "babygpt/gradcheck.hpp"
 #include "babygpt/ops/shape_ops.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
-
-template <typename T>
-double tolerance() {
-    return std::is_same_v<T, float> ? 1e-5 : 1e-12;
-}
-
-template <typename T>
-void check_values(const Tensor<T>& t, const Shape& shape, const std::vector<double>& expected) {
-    REQUIRE(t.shape() == shape);
-    REQUIRE(t.numel() == static_cast<std::int64_t>(expected.size()));
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(static_cast<double>(t.data()[i]) == doctest::Approx(expected[i]).epsilon(tolerance<T>()));
-    }
-}
-
-/// sin(a * i + b) for i = 0, 1, ... in row-major order; in torch: torch.sin(a * torch.arange(n) + b).view(shape).
-template <typename T>
-Tensor<T> sin_seq(const Shape& shape, double a, double b) {
-    Tensor<T> t = Tensor<T>::empty(shape);
-    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(std::sin(a * static_cast<double>(i) + b));
-    return t;
-}
-
-using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
-
-void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
-    const GradcheckResult r = gradcheck(f, inputs);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.max_abs_error < 1e-6);
-}
-
-Tensord param(const Shape& shape, std::uint64_t seed) {
-    Generator gen(seed);
-    Tensord t = Tensord::randn(shape, gen);
-    t.requires_grad_();
-    return t;
-}
 
 Fn matmul_fn() {
     return [](const std::vector<Tensord>& in) { return matmul(in[0], in[1]); };

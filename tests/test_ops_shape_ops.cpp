@@ -10,44 +10,10 @@
 #include "babygpt/ops/shape_ops.hpp"
 #include "babygpt/gradcheck.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
-
-namespace {
-
-template <typename T>
-void check_values(const Tensor<T>& t, const Shape& shape, const std::vector<double>& expected) {
-    REQUIRE(t.shape() == shape);
-    REQUIRE(t.numel() == static_cast<std::int64_t>(expected.size()));
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(static_cast<double>(t.data()[i]) == expected[i]);  // data movement only: exact
-    }
-}
-
-template <typename T>
-Tensor<T> iota(const Shape& shape, T start = T(1)) {  // start, start + 1, ...
-    Tensor<T> t = Tensor<T>::empty(shape);
-    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = start + static_cast<T>(i);
-    return t;
-}
-
-using Fn = std::function<Tensord(const std::vector<Tensord>&)>;
-
-void check_gradcheck(const Fn& f, const std::vector<Tensord>& inputs) {
-    const GradcheckResult r = gradcheck(f, inputs);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.max_abs_error < 1e-6);
-}
-
-Tensord param(const Shape& shape, std::uint64_t seed) {
-    Generator gen(seed);
-    Tensord t = Tensord::randn(shape, gen);
-    t.requires_grad_();
-    return t;
-}
-
-}  // namespace
+using namespace babygpt_test;
 
 // ---- reshape -------------------------------------------------------------------------------------
 
@@ -91,9 +57,9 @@ TEST_CASE("ops::shape_ops: impossible reshapes throw") {
 
 TEST_CASE_TEMPLATE("ops::shape_ops: transpose swaps the last two dimensions", T, float, double) {
     const Tensor<T> m = iota<T>({2, 3});
-    check_values(transpose(m), {3, 2}, {1, 4, 2, 5, 3, 6});
+    check_values_exact(transpose(m), {3, 2}, {1, 4, 2, 5, 3, 6});
     const Tensor<T> b = iota<T>({2, 2, 3});
-    check_values(transpose(b), {2, 3, 2}, {1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12});
+    check_values_exact(transpose(b), {2, 3, 2}, {1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12});
     // (B, nh, T, hs) -> (B, nh, hs, T)
     const Tensor<T> q = iota<T>({2, 2, 3, 2});
     const Tensor<T> qt = transpose(q);
@@ -104,7 +70,7 @@ TEST_CASE_TEMPLATE("ops::shape_ops: transpose swaps the last two dimensions", T,
                 for (std::int64_t s = 0; s < 2; ++s) CHECK(qt(i, h, s, t) == q(i, h, t, s));
     // transpose copies (there are no strides)
     CHECK(transpose(m).data() != m.data());
-    check_values(transpose(transpose(b)), {2, 2, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+    check_values_exact(transpose(transpose(b)), {2, 2, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
 }
 
 TEST_CASE("ops::shape_ops: transpose needs two dimensions") {
@@ -117,23 +83,23 @@ TEST_CASE_TEMPLATE("ops::shape_ops: concat along the last dimension", T, float, 
     const Tensor<T> a = Tensor<T>::from_data({2, 2}, {1, 2, 3, 4});
     const Tensor<T> b = Tensor<T>::from_data({2, 1}, {5, 6});
     const Tensor<T> c = Tensor<T>::from_data({2, 3}, {7, 8, 9, 10, 11, 12});
-    check_values(concat<T>({a, b, c}), {2, 6}, {1, 2, 5, 7, 8, 9, 3, 4, 6, 10, 11, 12});
-    check_values(concat<T>({c}), {2, 3}, {7, 8, 9, 10, 11, 12});
-    check_values(concat<T>({b, b}), {2, 2}, {5, 5, 6, 6});
+    check_values_exact(concat<T>({a, b, c}), {2, 6}, {1, 2, 5, 7, 8, 9, 3, 4, 6, 10, 11, 12});
+    check_values_exact(concat<T>({c}), {2, 3}, {7, 8, 9, 10, 11, 12});
+    check_values_exact(concat<T>({b, b}), {2, 2}, {5, 5, 6, 6});
 
     // n_head outputs (B, T, hs) -> (B, T, n_head * hs)
     const Tensor<T> h0 = iota<T>({2, 2, 2}, T(0));
     const Tensor<T> h1 = iota<T>({2, 2, 2}, T(100));
-    check_values(concat<T>({h0, h1}), {2, 2, 4}, {0, 1, 100, 101, 2, 3, 102, 103, 4, 5, 104, 105, 6, 7, 106, 107});
+    check_values_exact(concat<T>({h0, h1}), {2, 2, 4}, {0, 1, 100, 101, 2, 3, 102, 103, 4, 5, 104, 105, 6, 7, 106, 107});
 }
 
 TEST_CASE_TEMPLATE("ops::shape_ops: concat with an empty piece", T, float, double) {
     const Tensor<T> empty = Tensor<T>::zeros({2, 0});
     const Tensor<T> c = Tensor<T>::from_data({2, 3}, {7, 8, 9, 10, 11, 12});
-    check_values(concat<T>({empty, c}), {2, 3}, {7, 8, 9, 10, 11, 12});
-    check_values(concat<T>({c, empty}), {2, 3}, {7, 8, 9, 10, 11, 12});
-    check_values(concat<T>({empty, empty}), {2, 0}, {});
-    check_values(concat<T>({Tensor<T>::zeros({0, 2}), Tensor<T>::zeros({0, 1})}), {0, 3}, {});
+    check_values_exact(concat<T>({empty, c}), {2, 3}, {7, 8, 9, 10, 11, 12});
+    check_values_exact(concat<T>({c, empty}), {2, 3}, {7, 8, 9, 10, 11, 12});
+    check_values_exact(concat<T>({empty, empty}), {2, 0}, {});
+    check_values_exact(concat<T>({Tensor<T>::zeros({0, 2}), Tensor<T>::zeros({0, 1})}), {0, 3}, {});
 }
 
 TEST_CASE("ops::shape_ops: concat mismatches throw") {
@@ -148,26 +114,26 @@ TEST_CASE("ops::shape_ops: concat mismatches throw") {
 
 TEST_CASE_TEMPLATE("ops::shape_ops: narrow_last and split", T, float, double) {
     const Tensor<T> x = iota<T>({2, 6});
-    check_values(narrow_last(x, 1, 2), {2, 2}, {2, 3, 8, 9});
-    check_values(narrow_last(x, 0, 6), {2, 6}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
-    check_values(narrow_last(x, 6, 0), {2, 0}, {});
+    check_values_exact(narrow_last(x, 1, 2), {2, 2}, {2, 3, 8, 9});
+    check_values_exact(narrow_last(x, 0, 6), {2, 6}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+    check_values_exact(narrow_last(x, 6, 0), {2, 0}, {});
 
     const auto pieces = split(x, std::vector<std::int64_t>{1, 2, 3});
     REQUIRE(pieces.size() == 3);
-    check_values(pieces[0], {2, 1}, {1, 7});
-    check_values(pieces[1], {2, 2}, {2, 3, 8, 9});
-    check_values(pieces[2], {2, 3}, {4, 5, 6, 10, 11, 12});
+    check_values_exact(pieces[0], {2, 1}, {1, 7});
+    check_values_exact(pieces[1], {2, 2}, {2, 3, 8, 9});
+    check_values_exact(pieces[2], {2, 3}, {4, 5, 6, 10, 11, 12});
 
     // q, k, v = split(qkv, C): (B, T, 3C) -> three (B, T, C)
     const Tensor<T> qkv = iota<T>({1, 2, 6});
     const auto qkv_parts = split(qkv, std::int64_t(2));
     REQUIRE(qkv_parts.size() == 3);
-    check_values(qkv_parts[0], {1, 2, 2}, {1, 2, 7, 8});
-    check_values(qkv_parts[1], {1, 2, 2}, {3, 4, 9, 10});
-    check_values(qkv_parts[2], {1, 2, 2}, {5, 6, 11, 12});
+    check_values_exact(qkv_parts[0], {1, 2, 2}, {1, 2, 7, 8});
+    check_values_exact(qkv_parts[1], {1, 2, 2}, {3, 4, 9, 10});
+    check_values_exact(qkv_parts[2], {1, 2, 2}, {5, 6, 11, 12});
 
     // split then concat is the identity
-    check_values(concat(pieces), {2, 6}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+    check_values_exact(concat(pieces), {2, 6}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
 }
 
 TEST_CASE("ops::shape_ops: split and narrow_last errors") {

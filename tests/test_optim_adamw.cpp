@@ -10,7 +10,10 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/optim/adamw.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
 
@@ -18,21 +21,6 @@ const std::vector<double> kStart{0.5, -1.0, 2.0, 0.0, -0.3};
 const std::vector<std::vector<double>> kGrads{{0.1, -0.2, 0.3, 0.0, 1.5},
                                               {-0.4, 0.05, 0.3, 2.0, -1.0},
                                               {0.7, 0.6, -0.1, -0.3, 0.25}};
-
-// Sets p's gradient to exactly `g` (as `p.grad = torch.tensor(g)` does).
-template <typename T>
-void set_grad(const Tensor<T>& p, const std::vector<double>& g) {
-    p.zero_grad();
-    for (std::size_t i = 0; i < g.size(); ++i) p.grad_data()[i] = static_cast<T>(g[i]);
-}
-
-void check_values(const Tensord& p, const std::vector<double>& expected, double tol) {
-    REQUIRE(p.numel() == static_cast<std::int64_t>(expected.size()));
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(std::abs(p.data()[i] - expected[i]) < tol);
-    }
-}
 
 // p = torch.tensor(kStart, dtype=torch.float64); for g in kGrads: p.grad = g; opt.step()
 void check_trajectory(const optim::AdamWOptions& options, const std::vector<std::vector<double>>& expected) {
@@ -42,7 +30,7 @@ void check_trajectory(const optim::AdamWOptions& options, const std::vector<std:
         CAPTURE(s);
         set_grad(p, kGrads[s]);
         opt.step();
-        check_values(p, expected[s], 1e-12);
+        check_values_abs(p, expected[s], 1e-12);
     }
     CHECK(opt.state().steps == std::vector<std::int64_t>{3});
 }
@@ -114,7 +102,7 @@ TEST_CASE("optim::AdamW: parameters without a gradient are skipped entirely") {
     CHECK(b.to_vector() == std::vector<double>{1.0, -2.0});
     CHECK(opt.state().steps == std::vector<std::int64_t>{0, 1});
     CHECK(opt.state().exp_avg[0].to_vector() == std::vector<double>{0, 0});
-    check_values(a, {0.399500009999999, -0.8990000049999998, 1.8980000033333333, 0.0, -0.39969999933333333}, 1e-12);
+    check_values_abs(a, {0.399500009999999, -0.8990000049999998, 1.8980000033333333, 0.0, -0.39969999933333333}, 1e-12);
 
     // b's first step later is a first step (bias correction with t = 1): |update| = lr for each element.
     a.zero_grad();
@@ -171,7 +159,7 @@ TEST_CASE("optim::AdamW: state() and load_state() resume a run exactly") {
     CHECK(resumed.to_vector() == p.to_vector());
     CHECK(opt2.state().exp_avg_sq[0].to_vector() == opt.state().exp_avg_sq[0].to_vector());
     // And both equal PyTorch's third step.
-    check_values(resumed, {0.4214870021795008, -0.8989418334760604, 1.7337361128225095, -0.12174340325595928,
+    check_values_abs(resumed, {0.4214870021795008, -0.8989418334760604, 1.7337361128225095, -0.12174340325595928,
                            -0.43318607886003446}, 1e-12);
 
     // load_state copies: the loaded optimizer does not share the saved tensors.

@@ -9,7 +9,10 @@
 #include "babygpt/babygpt.hpp"
 #include "babygpt/optim/sgd.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+using namespace babygpt_test;
 
 namespace {
 
@@ -18,19 +21,6 @@ const std::vector<std::vector<double>> kGrads{{0.1, -0.2, 0.3, 0.0, 1.5},
                                               {-0.4, 0.05, 0.3, 2.0, -1.0},
                                               {0.7, 0.6, -0.1, -0.3, 0.25}};
 
-void set_grad(const Tensord& p, const std::vector<double>& g) {
-    p.zero_grad();
-    for (std::size_t i = 0; i < g.size(); ++i) p.grad_data()[i] = g[i];
-}
-
-void check_values(const Tensord& p, const std::vector<double>& expected, double tol) {
-    REQUIRE(p.numel() == static_cast<std::int64_t>(expected.size()));
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CAPTURE(i);
-        CHECK(std::abs(p.data()[i] - expected[i]) < tol);
-    }
-}
-
 void check_trajectory(const optim::SGDOptions& options, const std::vector<std::vector<double>>& expected) {
     Tensord p = Tensord::from_data({5}, kStart).requires_grad_();
     optim::SGD<double> opt({p}, options);
@@ -38,7 +28,7 @@ void check_trajectory(const optim::SGDOptions& options, const std::vector<std::v
         CAPTURE(s);
         set_grad(p, kGrads[s]);
         opt.step();
-        check_values(p, expected[s], 1e-12);
+        check_values_abs(p, expected[s], 1e-12);
     }
 }
 
@@ -113,7 +103,7 @@ TEST_CASE("optim::SGD: state() and load_state() resume momentum exactly") {
     opt2.step();
     CHECK(resumed.to_vector() == p.to_vector());
     // torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01): third step
-    check_values(resumed, {0.47609538949999997, -1.009765779, 1.8606335680000001, -0.3498, -0.5393485897000001}, 1e-12);
+    check_values_abs(resumed, {0.47609538949999997, -1.009765779, 1.8606335680000001, -0.3498, -0.5393485897000001}, 1e-12);
     // The loaded buffers are copies.
     CHECK(opt2.state()[0].data() != saved[0].data());
 
