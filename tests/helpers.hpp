@@ -163,4 +163,26 @@ inline std::string error_of(const std::function<void()>& f) {
 /// Whether `text` contains `part`.
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+/// The parameter and the three gradients of the optimizer tests; the expected trajectories were computed
+/// by torch: p = torch.tensor(start, dtype=torch.float64); for g in grads: p.grad = g; opt.step()
+inline const std::vector<double> optimizer_start{0.5, -1.0, 2.0, 0.0, -0.3};
+inline const std::vector<std::vector<double>> optimizer_grads{{0.1, -0.2, 0.3, 0.0, 1.5},
+                                                              {-0.4, 0.05, 0.3, 2.0, -1.0},
+                                                              {0.7, 0.6, -0.1, -0.3, 0.25}};
+
+/// Steps an optimizer through optimizer_grads from optimizer_start, checking the parameter after each step
+/// against `expected` (1e-12); returns the optimizer for further checks of its state.
+template <typename Optimizer, typename Options>
+Optimizer check_optimizer_trajectory(const Options& options, const std::vector<std::vector<double>>& expected) {
+    babygpt::Tensord p = babygpt::Tensord::from_data({5}, optimizer_start).requires_grad_();
+    Optimizer opt({p}, options);
+    for (std::size_t s = 0; s < optimizer_grads.size(); ++s) {
+        CAPTURE(s);
+        set_grad(p, optimizer_grads[s]);
+        opt.step();
+        check_values_abs(p, expected[s], 1e-12);
+    }
+    return opt;
+}
+
 }  // namespace babygpt_test

@@ -17,21 +17,11 @@ using namespace babygpt_test;
 
 namespace {
 
-const std::vector<double> kStart{0.5, -1.0, 2.0, 0.0, -0.3};
-const std::vector<std::vector<double>> kGrads{{0.1, -0.2, 0.3, 0.0, 1.5},
-                                              {-0.4, 0.05, 0.3, 2.0, -1.0},
-                                              {0.7, 0.6, -0.1, -0.3, 0.25}};
+const std::vector<double>& kStart = optimizer_start;
+const std::vector<std::vector<double>>& kGrads = optimizer_grads;
 
-// p = torch.tensor(kStart, dtype=torch.float64); for g in kGrads: p.grad = g; opt.step()
 void check_trajectory(const optim::AdamWOptions& options, const std::vector<std::vector<double>>& expected) {
-    Tensord p = Tensord::from_data({5}, kStart).requires_grad_();
-    optim::AdamW<double> opt({p}, options);
-    for (std::size_t s = 0; s < kGrads.size(); ++s) {
-        CAPTURE(s);
-        set_grad(p, kGrads[s]);
-        opt.step();
-        check_values_abs(p, expected[s], 1e-12);
-    }
+    const auto opt = check_optimizer_trajectory<optim::AdamW<double>>(options, expected);
     CHECK(opt.state().steps == std::vector<std::int64_t>{3});
 }
 

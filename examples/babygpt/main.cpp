@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,29 +23,33 @@ namespace {
 
 using babygpt_cli::TrainSettings;
 
-/// The train options that mirror a setting: their names, so that explicitly given ones can be found.
+/// A train option that mirrors a setting: its name, and how to copy its value between settings, so that
+/// explicitly given options can override a preset (or a resumed checkpoint's values).
 struct SettingOption {
     std::string name;
     CLI::Option* option;
+    std::function<void(TrainSettings& to, const TrainSettings& from)> copy;
 };
 
 std::vector<SettingOption> add_setting_options(CLI::App& train, TrainSettings& s) {
     std::vector<SettingOption> options;
-    auto add = [&](const std::string& name, auto& field, const std::string& help) {
-        options.push_back({name, train.add_option("--" + name, field, help + " (preset default shown)")->capture_default_str()});
+    auto add = [&](const std::string& name, auto TrainSettings::*field, const std::string& help) {
+        CLI::Option* option = train.add_option("--" + name, s.*field, help + " (preset default shown)");
+        option->capture_default_str();
+        options.push_back({name, option, [field](TrainSettings& to, const TrainSettings& from) { to.*field = from.*field; }});
     };
-    add("batch-size", s.batch_size, "sequences per training step");
-    add("block-size", s.block_size, "context length in characters");
-    add("n-embed", s.n_embed, "embedding width; must be divisible by --n-head");
-    add("n-head", s.n_head, "attention heads per block");
-    add("n-layer", s.n_layer, "transformer blocks");
-    add("dropout", s.dropout, "dropout probability in training, in [0, 1)");
-    add("learning-rate", s.learning_rate, "AdamW learning rate");
-    add("max-iters", s.max_iters, "total training steps (a resumed run continues up to this step)");
-    add("eval-interval", s.eval_interval, "steps between evaluations");
-    add("eval-iters", s.eval_iters, "batches per split in each evaluation");
-    add("train-ratio", s.train_ratio, "fraction of the text used for training; the rest validates");
-    add("seed", s.seed, "random seed for initialisation, batches and dropout");
+    add("batch-size", &TrainSettings::batch_size, "sequences per training step");
+    add("block-size", &TrainSettings::block_size, "context length in characters");
+    add("n-embed", &TrainSettings::n_embed, "embedding width; must be divisible by --n-head");
+    add("n-head", &TrainSettings::n_head, "attention heads per block");
+    add("n-layer", &TrainSettings::n_layer, "transformer blocks");
+    add("dropout", &TrainSettings::dropout, "dropout probability in training, in [0, 1)");
+    add("learning-rate", &TrainSettings::learning_rate, "AdamW learning rate");
+    add("max-iters", &TrainSettings::max_iters, "total training steps (a resumed run continues up to this step)");
+    add("eval-interval", &TrainSettings::eval_interval, "steps between evaluations");
+    add("eval-iters", &TrainSettings::eval_iters, "batches per split in each evaluation");
+    add("train-ratio", &TrainSettings::train_ratio, "fraction of the text used for training; the rest validates");
+    add("seed", &TrainSettings::seed, "random seed for initialisation, batches and dropout");
     return options;
 }
 
@@ -122,22 +127,10 @@ int main(int argc, char** argv) {
             TrainSettings settings = babygpt_cli::preset_settings(preset);
             const TrainSettings given = cli_settings;
             for (const SettingOption& s : setting_options)
-                if (s.option->count() > 0) train_request.explicit_options.insert(s.name);
-            auto pick = [&](const char* name, auto TrainSettings::*field) {
-                if (train_request.explicit_options.count(name)) settings.*field = given.*field;
-            };
-            pick("batch-size", &TrainSettings::batch_size);
-            pick("block-size", &TrainSettings::block_size);
-            pick("n-embed", &TrainSettings::n_embed);
-            pick("n-head", &TrainSettings::n_head);
-            pick("n-layer", &TrainSettings::n_layer);
-            pick("dropout", &TrainSettings::dropout);
-            pick("learning-rate", &TrainSettings::learning_rate);
-            pick("max-iters", &TrainSettings::max_iters);
-            pick("eval-interval", &TrainSettings::eval_interval);
-            pick("eval-iters", &TrainSettings::eval_iters);
-            pick("train-ratio", &TrainSettings::train_ratio);
-            pick("seed", &TrainSettings::seed);
+                if (s.option->count() > 0) {
+                    train_request.explicit_options.insert(s.name);
+                    s.copy(settings, given);
+                }
             settings.threads = given.threads;
             settings.save_every = given.save_every;
             BABYGPT_CHECK(train_request.sample_tokens >= 0, "--sample-tokens must be >= 0, got ",
