@@ -104,6 +104,7 @@ std::string family(const std::string& op) {
     if (op == "causal_self_attention" || op == "softmax" || op == "causal_mask") return "attention";
     if (op == "layer_norm") return "layernorm";
     if (op == "cross_entropy" || op == "log_softmax") return "softmax/cross-entropy";
+    if (op == "linear_cross_entropy") return "lm_head + cross-entropy (fused)";
     return "elementwise/other";
 }
 
@@ -143,7 +144,7 @@ int main(int argc, char** argv) try {
         const bool timed = step >= warmup;
         const data::Batch batch = data::get_batch(split.train, B, config.block_size, gen);
         auto t0 = Clock::now();
-        const Tensorf loss = model.forward(batch.x, batch.y).loss;
+        const Tensorf loss = model.loss(batch.x, batch.y);
         auto t1 = Clock::now();
         optimizer.zero_grad();
         loss.backward();

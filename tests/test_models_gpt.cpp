@@ -365,6 +365,30 @@ TEST_CASE("GPT: gradcheck of the loss with respect to every parameter (tiny mode
     CHECK(result.max_abs_error < 1e-6);
 }
 
+TEST_CASE("GPT::loss: the fused head gives forward()'s loss and the same gradients (double)") {
+    Generator gen(14);
+    GPT<double> model(tiny_config(), gen);
+    const IndexTensor idx = IndexTensor::from_data({2, 4}, {1, 5, 5, 0, 6, 2, 3, 2});
+    const IndexTensor targets = IndexTensor::from_data({2, 4}, {5, 5, 0, 4, 2, 3, 2, 1});
+    const Tensord fused = model.loss(idx, targets);
+    fused.backward();
+    std::vector<Tensord> fused_grads;
+    for (const Tensord& p : model.parameters()) fused_grads.push_back(p.grad());
+    model.zero_grad();
+    const Tensord plain = model.forward(idx, targets).loss;
+    plain.backward();
+    CHECK(fused.item() == doctest::Approx(plain.item()).epsilon(1e-12));
+    const std::vector<Tensord> params = model.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        CAPTURE(i);
+        CHECK(max_abs_diff(fused_grads[i], params[i].grad()) < 1e-13);
+    }
+    const GradcheckResult result = gradcheck(
+        [&](const std::vector<Tensord>&) { return model.loss(idx, targets); }, model.parameters());
+    CHECK_MESSAGE(result.ok, result.message);
+    CHECK(result.max_abs_error < 1e-6);
+}
+
 TEST_CASE("GPT: gradcheck with dropout in training, the dropout generator re-seeded per call") {
     Generator gen(13);
     GPTConfig c = tiny_config(0.2);

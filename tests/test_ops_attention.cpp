@@ -127,6 +127,38 @@ TEST_CASE("ops::causal_self_attention: dropout is off in eval mode and reproduci
     CHECK(max_abs_diff(a, c) > 1e-6);
 }
 
+TEST_CASE("ops::causal_self_attention: long contexts (blocked GEMM path) equal the composition") {
+    // T > 32 takes the GEMM path; T = 70 and 130 make several query blocks, the last one partial.
+    Generator gen(7);
+    for (std::int64_t Tn : {33, 64, 70, 130}) {
+        CAPTURE(Tn);
+        Tensord qkv = Tensord::randn({2, Tn, 3 * 8}, gen).requires_grad_();
+        const Tensord w1 = Tensord::randn({2, Tn, 8}, gen), w2 = Tensord::randn({2, Tn, 8}, gen);
+        const Tensord fused = causal_self_attention(qkv, 2, 0.0, true, gen);
+        const Tensord plain = reference_attention(qkv, 2);
+        CHECK(max_abs_diff(fused, plain) < 1e-12);
+        // Two uses: the second backward adds to the gradient the first one assigned.
+        sum(fused * w1 + causal_self_attention(qkv, 2, 0.0, true, gen) * w2).backward();
+        const Tensord g_fused = qkv.grad().clone();
+        qkv.zero_grad();
+        sum(plain * w1 + reference_attention(qkv, 2) * w2).backward();
+        CHECK(max_abs_diff(g_fused, qkv.grad()) < 1e-12);
+    }
+}
+
+TEST_CASE("ops::causal_self_attention: gradcheck of the blocked GEMM path, with and without dropout") {
+    Generator gen(8);
+    Tensord qkv = Tensord::randn({1, 70, 3 * 4}, gen).requires_grad_();
+    require_gradcheck([&](const std::vector<Tensord>& in) { return causal_self_attention(in[0], 2, 0.0, true, gen); },
+                      {qkv});
+    auto dropped = [&](const std::vector<Tensord>& in) {
+        gen.seed(32);
+        return causal_self_attention(in[0], 2, 0.3, true, gen);
+    };
+    require_gradcheck(dropped, {qkv});
+    CHECK(max_abs_diff(dropped({qkv.detach()}), causal_self_attention(qkv.detach(), 2, 0.0, true, gen)) > 1e-3);
+}
+
 TEST_CASE("ops::causal_self_attention: argument errors") {
     Generator gen(7);
     CHECK_THROWS_AS(causal_self_attention(Tensord::zeros({2, 3, 10}), 2, 0.0, false, gen), Error);  // not 3C

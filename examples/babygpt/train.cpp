@@ -67,7 +67,7 @@ double estimate_loss(babygpt::GPT<float>& model, const std::vector<std::int64_t>
     double total = 0;
     for (std::int64_t i = 0; i < s.eval_iters; ++i) {
         const babygpt::data::Batch batch = babygpt::data::get_batch(tokens, s.batch_size, s.block_size, gen);
-        total += model.forward(batch.x, batch.y).loss.item();
+        total += model.loss(batch.x, batch.y).item();
     }
     model.train();
     return total / static_cast<double>(s.eval_iters);
@@ -257,7 +257,7 @@ int run_train(TrainRequest request) {
 
         const auto start = Clock::now();
         const babygpt::data::Batch batch = babygpt::data::get_batch(split.train, s.batch_size, s.block_size, gen);
-        const babygpt::Tensorf loss = model.forward(batch.x, batch.y).loss;
+        const babygpt::Tensorf loss = model.loss(batch.x, batch.y);
         const float loss_value = loss.item();
         if (!std::isfinite(loss_value)) {
             progress.clear();

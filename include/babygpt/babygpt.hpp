@@ -21,6 +21,7 @@
 #include "babygpt/gradcheck.hpp"
 #include "babygpt/threads.hpp"
 #include "babygpt/ops/linear.hpp"
+#include "babygpt/ops/linear_cross_entropy.hpp"
 #include "babygpt/ops/attention.hpp"
 #include "babygpt/nn/module.hpp"
 #include "babygpt/nn/linear.hpp"

@@ -17,6 +17,7 @@
 #include "babygpt/nn/embedding.hpp"
 #include "babygpt/nn/layer_norm.hpp"
 #include "babygpt/nn/linear.hpp"
+#include "babygpt/ops/linear_cross_entropy.hpp"
 #include "babygpt/ops/loss.hpp"
 
 namespace babygpt {
@@ -93,17 +94,17 @@ public:
 
     /// idx (B, T) token ids with T <= block_size; targets (B, T) or undefined.
     GPTOutput<T> forward(const IndexTensor& idx, const IndexTensor& targets = IndexTensor()) const {
-        BABYGPT_CHECK(idx.dim() == 2, "GPT::forward: idx must be (B, T), got ", to_string(idx.shape()));
-        const std::int64_t Tn = idx.size(1);
-        BABYGPT_CHECK(Tn >= 1 && Tn <= config.block_size, "GPT::forward: sequence length ", Tn,
-                      " must be between 1 and block_size = ", config.block_size);
-        const IndexTensor pos = IndexTensor::arange(Tn);                                         // (T)
-        Tensor<T> x = token_embedding_table.forward(idx) + postion_embedding_table.forward(pos);  // (B, T, C)
-        for (const auto& block : blocks) x = block->forward(x);                                   // (B, T, C)
         GPTOutput<T> out;
-        out.logits = lm_head.forward(ln_final.forward(x));                                         // (B, T, V)
-        if (targets.defined()) out.loss = cross_entropy(out.logits, targets);                      // ()
+        out.logits = lm_head.forward(features(idx));                    // (B, T, V)
+        if (targets.defined()) out.loss = cross_entropy(out.logits, targets);  // ()
         return out;
+    }
+
+    /// The mean cross-entropy of forward(idx, targets) without materialising the logits: the lm_head and
+    /// the loss run as one fused op (ops/linear_cross_entropy.hpp). The same value and gradients as
+    /// forward(idx, targets).loss up to rounding, and faster for training and evaluation.
+    Tensor<T> loss(const IndexTensor& idx, const IndexTensor& targets) const {
+        return linear_cross_entropy(features(idx), lm_head.weight, lm_head.bias, targets);  // ()
     }
 
     /// Appends max_new_tokens sampled tokens to every row of idx (B, T0); the context fed to the model
@@ -176,6 +177,18 @@ public:
     nn::Linear<T> lm_head;
 
 private:
+    /// idx (B, T) -> the final LayerNorm's output (B, T, C): everything up to the lm_head.
+    Tensor<T> features(const IndexTensor& idx) const {
+        BABYGPT_CHECK(idx.dim() == 2, "GPT::forward: idx must be (B, T), got ", to_string(idx.shape()));
+        const std::int64_t Tn = idx.size(1);
+        BABYGPT_CHECK(Tn >= 1 && Tn <= config.block_size, "GPT::forward: sequence length ", Tn,
+                      " must be between 1 and block_size = ", config.block_size);
+        const IndexTensor pos = IndexTensor::arange(Tn);                                         // (T)
+        Tensor<T> x = token_embedding_table.forward(idx) + postion_embedding_table.forward(pos);  // (B, T, C)
+        for (const auto& block : blocks) x = block->forward(x);                                   // (B, T, C)
+        return ln_final.forward(x);                                                                // (B, T, C)
+    }
+
     /// Draws one token from softmax(logits / temperature), restricted to the top_k largest if top_k > 0.
     static std::int64_t sample(const T* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
                                std::vector<double>& probs) {

@@ -1,0 +1,122 @@
+#pragma once
+// linear_cross_entropy: cross_entropy(linear(x, W, b), targets) without keeping the logits.
+//
+// The language-model head of a training step is the widest tensor in the model: (N, V) logits with V the
+// vocabulary (6,000+ for Chinese text). Done as two ops, the logits are written, read by the softmax,
+// the probabilities written and read again by backward, which writes the logits' gradient that two
+// GEMMs then read: about eight passes over N*V floats, each too big for the cache. Here the rows go in
+// blocks small enough to stay in L2: a block's logits are computed, turned into softmax and then, in
+// place, into the gradient of the mean loss with respect to those logits,
+//   D_i = (softmax(x_i W^T + b) - onehot(t_i)) / N,
+// all while the block is hot. D (N, V) is the only wide buffer. Backward, for an upstream gradient g:
+//   dx += g D W,   dW += g D^T x,   db += g * (column sums of D, summed per block in forward).
+// Without a gradient (evaluation) nothing but the loss is kept.
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "babygpt/autograd.hpp"
+#include "babygpt/profiler.hpp"
+#include "babygpt/tensor.hpp"
+
+namespace babygpt {
+
+namespace detail {
+
+/// Rows per block: about 256 KB of logits (at least 32 rows, for the GEMM's sake), so a block stays in L2 between the GEMM and the softmax.
+inline std::int64_t cross_entropy_block_rows(std::int64_t N, std::int64_t V, std::size_t element_size) {
+    const std::int64_t rows = static_cast<std::int64_t>(262144 / (static_cast<std::size_t>(V) * element_size));
+    return std::clamp<std::int64_t>(rows, 32, std::max<std::int64_t>(N, 1));
+}
+
+}  // namespace detail
+
+/// x (..., C), weight (V, C), bias (V) or undefined, integer targets (...) in [0, V)
+/// -> mean cross-entropy of x W^T + b against the targets, shape ().
+template <typename T>
+Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                               const IndexTensor& targets) {
+    profiler::Scope profile("linear_cross_entropy");
+    BABYGPT_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear_cross_entropy: input ",
+                  to_string(x.shape()), " and weight ", to_string(weight.shape()),
+                  ": the weight must be (classes, in_features) with in_features = the input's last dimension");
+    const std::int64_t C = weight.size(1), V = weight.size(0);
+    BABYGPT_CHECK(!bias.defined() || bias.shape() == Shape{V}, "linear_cross_entropy: bias ", to_string(bias.shape()),
+                  " does not match weight ", to_string(weight.shape()), " (expected (", V, ",))");
+    BABYGPT_CHECK(targets.dim() + 1 == x.dim() && std::equal(targets.shape().begin(), targets.shape().end(),
+                                                               x.shape().begin()),
+                  "linear_cross_entropy: input ", to_string(x.shape()), " and targets ", to_string(targets.shape()),
+                  ": the targets must have the input's shape without the last (feature) dimension");
+    const std::int64_t N = targets.numel();
+    BABYGPT_CHECK(N > 0 && V > 0, "linear_cross_entropy: no rows or no classes (input ", to_string(x.shape()),
+                  ", weight ", to_string(weight.shape()), ")");
+    const std::int64_t* t = targets.data();
+    for (std::int64_t i = 0; i < N; ++i)
+        BABYGPT_CHECK(t[i] >= 0 && t[i] < V, "linear_cross_entropy: target ", t[i], " is out of range for ", V,
+                      " classes");
+
+    const bool needs_grad = GradMode::is_enabled() &&
+                            (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+    const std::int64_t block_rows = detail::cross_entropy_block_rows(N, V, sizeof(T));
+    const std::int64_t blocks = (N + block_rows - 1) / block_rows;
+    // D (N, V): each block's logits, then (with a gradient) their gradient. Without a gradient it is
+    // only scratch, taken from the buffer pool like any tensor.
+    Tensor<T> D = Tensor<T>::empty({N, V});
+    const bool with_bias_grad = needs_grad && bias.defined() && bias.requires_grad();
+    Tensor<T> bias_partials = with_bias_grad ? Tensor<T>::empty({blocks, V}) : Tensor<T>();  // per-block column sums
+    const auto X = x.matrix(N, C);
+    const auto W = weight.matrix();
+    std::vector<T> block_loss(static_cast<std::size_t>(blocks));
+    const T inv_n = T(1) / static_cast<T>(N);
+
+    // Blocks are independent: the same partition for any thread count, so the result is too.
+#pragma omp parallel for schedule(static) if (blocks > 1 && N * V * C > (1 << 20))
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+        const std::int64_t r0 = blk * block_rows, rows = std::min(block_rows, N - r0);
+        auto logits = D.matrix(N, V).middleRows(r0, rows);  // (rows, V), in L2 from here on
+        if (bias.defined()) {
+            logits.rowwise() = bias.matrix(1, V).row(0);
+            logits.noalias() += X.middleRows(r0, rows) * W.transpose();
+        } else {
+            logits.noalias() = X.middleRows(r0, rows) * W.transpose();
+        }
+        T loss_sum = 0;
+        for (std::int64_t r = 0; r < rows; ++r) {
+            auto row = logits.row(r).array();
+            const std::int64_t target = t[r0 + r];
+            const T target_logit = row(target);
+            const T m = row.maxCoeff();
+            row = (row - m).exp();
+            const T sum = row.sum();
+            loss_sum += m + std::log(sum) - target_logit;  // logsumexp - x[target]
+            if (needs_grad) {
+                row *= inv_n / sum;  // softmax / N
+                row(target) -= inv_n;
+            }
+        }
+        block_loss[static_cast<std::size_t>(blk)] = loss_sum;
+        if (with_bias_grad) bias_partials.matrix(blocks, V).row(blk) = logits.colwise().sum();
+    }
+    T total = 0;
+    for (const T l : block_loss) total += l;
+    Tensor<T> loss = Tensor<T>::scalar(total * inv_n);
+    if (!needs_grad) return loss;
+
+    std::vector<Tensor<T>> inputs{x, weight};
+    if (bias.defined()) inputs.push_back(bias);
+    record(loss, "linear_cross_entropy", inputs, [x, weight, bias, D, bias_partials, N, C, V, blocks](const Tensor<T>& g) {
+        const T scale = g.item();
+        const auto G = D.matrix(N, V);  // (N, V) gradient of the mean loss with respect to the logits
+        if (x.requires_grad()) {
+            if (x.has_grad()) x.grad_matrix(N, C).noalias() += scale * (G * weight.matrix());
+            else typename Tensor<T>::MatrixMap(x.new_grad_data(), N, C).noalias() = scale * (G * weight.matrix());
+        }
+        if (weight.requires_grad()) weight.grad_matrix(V, C).noalias() += scale * (G.transpose() * x.matrix(N, C));
+        if (bias.defined() && bias.requires_grad())
+            bias.grad_matrix(1, V) += scale * bias_partials.matrix(blocks, V).colwise().sum();
+    });
+    return loss;
+}
+
+}  // namespace babygpt
