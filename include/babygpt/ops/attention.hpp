@@ -83,8 +83,11 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
                     if (!use_dropout) return T(1);
                     return mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? keep_scale : T(0);
                 };
-                detail::head_forward_loops(row0, row0 + C, row0 + 2 * C, 3 * C, Tn, hs, scale, probs.data() + bh * TT,
-                                           out.data() + b * Tn * C + h * hs, C, drop);
+                detail::with_head_size(hs, [&](auto HS) {
+                    detail::head_forward_loops<decltype(HS)::value>(row0, row0 + C, row0 + 2 * C, 3 * C, Tn, hs, scale,
+                                                                    probs.data() + bh * TT,
+                                                                    out.data() + b * Tn * C + h * hs, C, drop);
+                });
                 continue;
             }
             Strided Q(row0, Tn, hs, Eigen::OuterStride<>(3 * C));
@@ -142,9 +145,12 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
                         return mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? keep_scale : T(0);
                     };
                     const T* base = qkv.data() + offset;
-                    detail::head_backward_loops(base, base + C, base + 2 * C, dqkv + offset, dqkv + offset + C,
-                                                dqkv + offset + 2 * C, 3 * C, Tn, hs, scale, probs.data() + bh * TT,
-                                                g.data() + b * Tn * C + h * hs, C, drop, row_dot.data());
+                    detail::with_head_size(hs, [&](auto HS) {
+                        detail::head_backward_loops<decltype(HS)::value>(
+                            base, base + C, base + 2 * C, dqkv + offset, dqkv + offset + C, dqkv + offset + 2 * C,
+                            3 * C, Tn, hs, scale, probs.data() + bh * TT, g.data() + b * Tn * C + h * hs, C, drop,
+                            row_dot.data());
+                    });
                     continue;
                 }
                 Strided Q(qkv.data() + offset, Tn, hs, Eigen::OuterStride<>(3 * C));

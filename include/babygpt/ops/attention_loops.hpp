@@ -12,10 +12,30 @@
 #include <cstdint>
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include <Eigen/Core>
 
 namespace babygpt::detail {
+
+/// The head size: the template argument HS when it is non-zero (a compile-time constant the compiler
+/// unrolls and vectorises completely), else the run-time value.
+template <int HS>
+constexpr std::int64_t head_size(std::int64_t hs) {
+    return HS > 0 ? HS : hs;
+}
+
+/// Calls f(std::integral_constant<int, HS>()) with HS = hs for the common head sizes, else HS = 0.
+template <typename F>
+void with_head_size(std::int64_t hs, F&& f) {
+    switch (hs) {
+        case 8: return f(std::integral_constant<int, 8>());
+        case 16: return f(std::integral_constant<int, 16>());
+        case 32: return f(std::integral_constant<int, 32>());
+        case 64: return f(std::integral_constant<int, 64>());
+        default: return f(std::integral_constant<int, 0>());
+    }
+}
 
 template <typename T>
 T dot(const T* a, const T* b, std::int64_t n) {
@@ -26,8 +46,9 @@ T dot(const T* a, const T* b, std::int64_t n) {
 
 /// out[j] = a . B_j for rows B_j = B + j * ld, j < n. Four rows at a time: four independent sums
 /// keep the floating-point adder busy instead of waiting on one chain.
-template <typename T>
-void dots(const T* a, const T* B, std::int64_t ld, std::int64_t n, std::int64_t hs, T* out) {
+template <int HS, typename T>
+void dots(const T* a, const T* B, std::int64_t ld, std::int64_t n, std::int64_t run_time_hs, T* out) {
+    const std::int64_t hs = head_size<HS>(run_time_hs);
     std::int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
         const T *b0 = B + j * ld, *b1 = b0 + ld, *b2 = b1 + ld, *b3 = b2 + ld;
@@ -46,19 +67,22 @@ void dots(const T* a, const T* B, std::int64_t ld, std::int64_t n, std::int64_t 
     for (; j < n; ++j) out[j] = dot(a, B + j * ld, hs);
 }
 
-template <typename T>
-void add_scaled(T* dst, T w, const T* src, std::int64_t n) {  // dst += w * src
+template <int HS, typename T>
+void add_scaled(T* dst, T w, const T* src, std::int64_t run_time_n) {  // dst += w * src
+    const std::int64_t n = head_size<HS>(run_time_n);
 #pragma omp simd
     for (std::int64_t k = 0; k < n; ++k) dst[k] += w * src[k];
 }
 
-/// P = softmax(Q K^T * scale, causal) and O = dropout(P) V for one head.
-template <typename T, typename Drop>
-void head_forward_loops(const T* Q, const T* K, const T* V, std::int64_t ld, std::int64_t Tn, std::int64_t hs, T scale,
-                        T* P, T* O, std::int64_t ld_out, const Drop& drop) {
+/// P = softmax(Q K^T * scale, causal) and O = dropout(P) V for one head. HS: the head size if known
+/// at compile time (see head_size), else 0.
+template <int HS, typename T, typename Drop>
+void head_forward_loops(const T* Q, const T* K, const T* V, std::int64_t ld, std::int64_t Tn, std::int64_t run_time_hs,
+                        T scale, T* P, T* O, std::int64_t ld_out, const Drop& drop) {
+    const std::int64_t hs = head_size<HS>(run_time_hs);
     for (std::int64_t i = 0; i < Tn; ++i) {  // scaled scores minus the row max; the future masked
         T* p = P + i * Tn;
-        dots(Q + i * ld, K, ld, i + 1, hs, p);
+        dots<HS>(Q + i * ld, K, ld, i + 1, hs, p);
         T max = -std::numeric_limits<T>::infinity();
         for (std::int64_t j = 0; j <= i; ++j) {
             p[j] *= scale;
@@ -80,33 +104,34 @@ void head_forward_loops(const T* Q, const T* K, const T* V, std::int64_t ld, std
         std::fill_n(o, hs, T(0));
         for (std::int64_t j = 0; j <= i; ++j) {
             const T w = p[j] * drop(i, j);
-            if (w != T(0)) add_scaled(o, w, V + j * ld, hs);
+            if (w != T(0)) add_scaled<HS>(o, w, V + j * ld, hs);
         }
     }
 }
 
 /// Accumulates dQ, dK, dV of one head from G = dO (see attention.hpp for the formulas).
 /// `dp` is scratch for one row of T values.
-template <typename T, typename Drop>
+template <int HS, typename T, typename Drop>
 void head_backward_loops(const T* Q, const T* K, const T* V, T* dQ, T* dK, T* dV, std::int64_t ld, std::int64_t Tn,
-                         std::int64_t hs, T scale, const T* P, const T* G, std::int64_t ld_out, const Drop& drop,
-                         T* dp) {
+                         std::int64_t run_time_hs, T scale, const T* P, const T* G, std::int64_t ld_out,
+                         const Drop& drop, T* dp) {
+    const std::int64_t hs = head_size<HS>(run_time_hs);
     for (std::int64_t i = 0; i < Tn; ++i) {
         const T* p = P + i * Tn;
         const T* g = G + i * ld_out;
         T row_dot = 0;
-        dots(g, V, ld, i + 1, hs, dp);  // G V^T
+        dots<HS>(g, V, ld, i + 1, hs, dp);  // G V^T
         for (std::int64_t j = 0; j <= i; ++j) {
             const T f = drop(i, j);
             dp[j] *= f;  // dP = (G V^T) * mask
-            if (p[j] * f != T(0)) add_scaled(dV + j * ld, p[j] * f, g, hs);  // dV += P'^T G
+            if (p[j] * f != T(0)) add_scaled<HS>(dV + j * ld, p[j] * f, g, hs);  // dV += P'^T G
             row_dot += dp[j] * p[j];
         }
         for (std::int64_t j = 0; j <= i; ++j) {
             const T ds = p[j] * (dp[j] - row_dot) * scale;  // softmax backward, then the scale
             if (ds == T(0)) continue;
-            add_scaled(dQ + i * ld, ds, K + j * ld, hs);  // dQ = dS K
-            add_scaled(dK + j * ld, ds, Q + i * ld, hs);  // dK = dS^T Q
+            add_scaled<HS>(dQ + i * ld, ds, K + j * ld, hs);  // dQ = dS K
+            add_scaled<HS>(dK + j * ld, ds, Q + i * ld, hs);  // dK = dS^T Q
         }
     }
 }
