@@ -3,7 +3,7 @@
 // Reports, for a preset, a corpus and a thread count:
 //   - training throughput (tokens/s over --steps steps after --warmup steps),
 //   - the time split by phase (forward, backward, optimizer) and by op family,
-//   - model FLOP/s against a plain Eigen GEMM measured in the same run (model FLOPs utilisation),
+//   - model FLOP/s against a plain GEMM (Eigen, or OpenBLAS behind it) measured in the same run (model FLOPs utilisation),
 //   - generation throughput (new tokens/s for --generate tokens from a one-character prompt),
 //   - peak resident memory while training.
 // The last line is machine-readable (RESULT key=value ...), for benchmarks/compare_pytorch.sh.
@@ -65,15 +65,16 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
-/// Plain Eigen float GEMM of n x n x n, best of a few, in GFLOP/s: the machine's attainable rate.
+/// A plain float GEMM of n x n x n through the same path as the model's products (Eigen, OpenBLAS if
+/// Eigen uses it, split across the threads by ops/gemm.hpp), best of a few, in GFLOP/s.
 double plain_gemm_gflops(std::int64_t n) {
     using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     Matrix a = Matrix::Random(n, n), b = Matrix::Random(n, n), c(n, n);
-    c.noalias() = a * b;
+    detail::gemm_rows(c, a, b, false);
     double best = 1e30;
     for (int r = 0; r < 5; ++r) {
         const auto start = Clock::now();
-        c.noalias() = a * b;
+        detail::gemm_rows(c, a, b, false);
         best = std::min(best, seconds_since(start));
     }
     return 2.0 * n * n * n / best * 1e-9;
@@ -96,6 +97,20 @@ double peak_rss_mb() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports kilobytes
+}
+
+#ifdef BABYGPT_OPENBLAS
+extern "C" char* openblas_get_corename(void);
+#endif
+
+/// Which code does the GEMMs: OpenBLAS names the kernels it picked for this CPU (OPENBLAS_CORETYPE
+/// in the environment overrides the choice, and an older core's kernels are slower).
+std::string gemm_backend() {
+#ifdef BABYGPT_OPENBLAS
+    return std::string("OpenBLAS, ") + openblas_get_corename() + " kernels";
+#else
+    return "Eigen";
+#endif
 }
 
 /// Op name -> the family the report groups it under.
@@ -180,13 +195,14 @@ int main(int argc, char** argv) try {
     std::printf("babygpt %s: preset %s, %s, %lld parameters, batch %lld x %lld, %d thread(s)\n", version,
                 o.preset.c_str(), o.data.c_str(), static_cast<long long>(model.parameter_count()),
                 static_cast<long long>(B), static_cast<long long>(config.block_size), o.threads);
+    std::printf("matrix products: %s\n", gemm_backend().c_str());
     std::printf("training: %lld steps after %lld warm-up: %.0f tokens/s\n", static_cast<long long>(steps),
                 static_cast<long long>(warmup), tokens_per_sec);
     std::printf("  by phase: forward %.1f%%, backward %.1f%%, optimizer %.1f%%\n", 100 * forward_s / total_s,
                 100 * backward_s / total_s, 100 * optimizer_s / total_s);
     std::printf("  by op family (forward + backward):\n");
     for (const auto& [name, s] : families) std::printf("    %-24s %6.1f%%\n", name.c_str(), 100 * s / total_s);
-    std::printf("  model %.1f GFLOP/s vs plain Eigen GEMM %.1f GFLOP/s: utilisation %.0f%%\n", model_gflops,
+    std::printf("  model %.1f GFLOP/s vs a plain GEMM %.1f GFLOP/s: utilisation %.0f%%\n", model_gflops,
                 gemm_gflops, 100 * model_gflops / gemm_gflops);
     std::printf("  peak RSS %.0f MB\n", rss_mb);
     if (o.generate > 0) std::printf("generation: %lld new tokens at %.1f tokens/s\n", static_cast<long long>(o.generate), generate_tps);

@@ -9,9 +9,11 @@
 # Options: --data FILE (required), --preset v9|v11 (v9), --threads N (1), --repeats R (3),
 #          --steps S (v9: 300, v11: 3), --generate N (500; 0 skips generation), --build DIR (build).
 # PyTorch gets its best GEMM: Debian's torch calls whatever libblas.so.3 is installed, so install OpenBLAS
-# (apt-get install libopenblas0-pthread; the reference BLAS is ~50x slower), and OPENBLAS_CORETYPE and
-# OPENBLAS_L2_SIZE are unset for its runs only. OPENBLAS_NUM_THREADS holds it to --threads, since
-# torch.set_num_threads does not reach OpenBLAS's own thread pool.
+# (apt-get install libopenblas0-pthread; the reference BLAS is ~50x slower). babygpt, built with
+# BABYGPT_BLAS (the default), hands its products to the same OpenBLAS. OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE are unset for both, so that OpenBLAS picks this CPU's own kernels (a forced
+# OPENBLAS_CORETYPE=Haswell runs AVX2 kernels on an AVX-512 machine). OPENBLAS_NUM_THREADS holds PyTorch
+# to --threads, since torch.set_num_threads does not reach OpenBLAS's own thread pool.
 set -euo pipefail
 
 data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build
@@ -53,7 +55,7 @@ median() {  # median of the numbers on stdin
 
 declare -a b_tps b_gen b_rss b_mfu t_tps t_gen t_rss
 for r in $(seq 1 "$repeats"); do
-    line=$("$bench" --data "$data" --preset "$preset" --threads "$threads" --steps "$steps" --warmup "$warmup" \
+    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" --data "$data" --preset "$preset" --threads "$threads" --steps "$steps" --warmup "$warmup" \
         --generate "$generate" | grep '^RESULT')
     b_tps+=("$(field tokens_per_sec <<<"$line")"); b_gen+=("$(field generate_tokens_per_sec <<<"$line")")
     b_rss+=("$(field peak_rss_mb <<<"$line")"); b_mfu+=("$(field mfu <<<"$line")")

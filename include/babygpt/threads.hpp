@@ -1,5 +1,7 @@
 #pragma once
-// Parallelism: one knob for both Eigen's GEMM threads and the library's own OpenMP loops.
+// Parallelism: one knob for Eigen's GEMM threads and the library's own OpenMP loops (which include the
+// row-split products of ops/gemm.hpp). When Eigen's products go to OpenBLAS (EIGEN_USE_BLAS with
+// BABYGPT_OPENBLAS defined), OpenBLAS itself is kept to one thread.
 // Results are bit-identical for a fixed thread count: every output element is computed by one thread.
 
 #include <Eigen/Core>
@@ -10,12 +12,21 @@
 
 #include "babygpt/error.hpp"
 
+#ifdef BABYGPT_OPENBLAS
+extern "C" void openblas_set_num_threads(int num_threads);
+#endif
+
 namespace babygpt {
 
 /// Sets how many threads the compute uses (Eigen's GEMM and OpenMP loops); 1 runs single-threaded.
 inline void set_num_threads(int n) {
     BABYGPT_CHECK(n >= 1, "set_num_threads: need at least 1 thread, got ", n);
     Eigen::setNbThreads(n);
+#ifdef BABYGPT_OPENBLAS
+    // OpenBLAS stays single-threaded: the big products are split across the OpenMP threads instead
+    // (ops/gemm.hpp), so its own thread pool would only compete with them for the cores.
+    openblas_set_num_threads(1);
+#endif
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif

@@ -1,6 +1,6 @@
 #pragma once
-// linear: y = x W^T + b with W stored (out, in) as PyTorch stores it, in one GEMM over all rows and
-// without materialising W^T (Eigen reads the transposed map directly). And cat_rows, which stacks
+// linear: y = x W^T + b with W stored (out, in) as PyTorch stores it, in one GEMM over all rows (split
+// across threads by ops/gemm.hpp) and without materialising W^T (Eigen reads the transposed map directly). And cat_rows, which stacks
 // tensors along the first dimension (used to fuse per-head projection weights into one matrix).
 //
 // Backward, with x viewed as (N, in) and g as (N, out):
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/ops/gemm.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -31,21 +32,18 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     shape.back() = out_features;
     Tensor<T> y = Tensor<T>::empty(shape);
     auto Y = y.matrix(N, out_features);
-    if (bias.defined()) {
-        Y.rowwise() = bias.matrix(1, out_features).row(0);
-        Y.noalias() += x.matrix(N, in) * weight.matrix().transpose();
-    } else {
-        Y.noalias() = x.matrix(N, in) * weight.matrix().transpose();
-    }
+    if (bias.defined()) Y.rowwise() = bias.matrix(1, out_features).row(0);
+    detail::gemm_rows(Y, x.matrix(N, in), weight.matrix().transpose(), bias.defined());
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
     record(y, "linear", inputs, [x, weight, bias, N, in, out_features](const Tensor<T>& g) {
         auto G = g.matrix(N, out_features);
         if (x.requires_grad()) {
-            if (x.has_grad()) x.grad_matrix(N, in).noalias() += G * weight.matrix();
-            else typename Tensor<T>::MatrixMap(x.new_grad_data(), N, in).noalias() = G * weight.matrix();
+            if (x.has_grad()) detail::gemm_rows(x.grad_matrix(N, in), G, weight.matrix(), true);
+            else detail::gemm_rows(typename Tensor<T>::MatrixMap(x.new_grad_data(), N, in), G, weight.matrix(), false);
         }
-        if (weight.requires_grad()) weight.grad_matrix(out_features, in).noalias() += G.transpose() * x.matrix(N, in);
+        if (weight.requires_grad())
+            detail::gemm_rows(weight.grad_matrix(out_features, in), G.transpose(), x.matrix(N, in), true);
         if (bias.defined() && bias.requires_grad()) bias.grad_matrix(1, out_features) += G.colwise().sum();
     });
     return y;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/ops/gemm.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -109,10 +110,10 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
         const T scale = g.item();
         const auto G = D.matrix(N, V);  // (N, V) gradient of the mean loss with respect to the logits
         if (x.requires_grad()) {
-            if (x.has_grad()) x.grad_matrix(N, C).noalias() += scale * (G * weight.matrix());
-            else typename Tensor<T>::MatrixMap(x.new_grad_data(), N, C).noalias() = scale * (G * weight.matrix());
+            if (x.has_grad()) detail::gemm_rows(x.grad_matrix(N, C), G, weight.matrix(), true, scale);
+            else detail::gemm_rows(typename Tensor<T>::MatrixMap(x.new_grad_data(), N, C), G, weight.matrix(), false, scale);
         }
-        if (weight.requires_grad()) weight.grad_matrix(V, C).noalias() += scale * (G.transpose() * x.matrix(N, C));
+        if (weight.requires_grad()) detail::gemm_rows(weight.grad_matrix(V, C), G.transpose(), x.matrix(N, C), true, scale);
         if (bias.defined() && bias.requires_grad())
             bias.grad_matrix(1, V) += scale * bias_partials.matrix(blocks, V).colwise().sum();
     });
