@@ -24,6 +24,7 @@
 #include "babygpt/autograd.hpp"
 #include "babygpt/ops/attention_loops.hpp"
 #include "babygpt/ops/dropout.hpp"
+#include "babygpt/ops/gemm.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -31,6 +32,25 @@ namespace babygpt {
 
 /// Query rows per block in the GEMM path of causal_self_attention.
 inline constexpr std::int64_t kQueryBlock = 64;
+
+namespace detail {
+
+/// Dropout on the attention probabilities P (B * nh, T, T): the factor of P[bh][i][j], 1 without
+/// dropout, else 0 or 1 / (1 - p). The mask is hashed (see ops/dropout.hpp), so backward recomputes it
+/// instead of storing it.
+template <typename T>
+struct AttentionDropout {
+    std::optional<DropoutMask> mask;  // empty: no dropout
+    T keep_scale = 1;
+    std::int64_t Tn = 0;
+
+    T operator()(std::int64_t bh, std::int64_t i, std::int64_t j) const {
+        if (!mask) return T(1);
+        return mask->keep(static_cast<std::uint64_t>((bh * Tn + i) * Tn + j)) ? keep_scale : T(0);
+    }
+};
+
+}  // namespace detail
 
 /// qkv (B, T, 3C) packed as [queries of all heads | keys | values], head h of each part in columns
 /// h*hs .. (h+1)*hs -> (B, T, C) with the heads' outputs side by side.
@@ -48,6 +68,8 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
     const std::int64_t hs = C / n_head, TT = Tn * Tn;
     const T scale = T(1) / std::sqrt(static_cast<T>(hs));
     const bool use_dropout = training && dropout_p > 0.0;
+    detail::AttentionDropout<T> drop_factor;
+    if (use_dropout) drop_factor = {detail::DropoutMask(dropout_p, gen), static_cast<T>(1.0 / (1.0 - dropout_p)), Tn};
     const bool short_context = Tn <= 32;  // plain loops (attention_loops.hpp) beat blocked GEMM there
 
     using Matrix = typename Tensor<T>::Matrix;
@@ -55,20 +77,6 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
     using Square = Eigen::Map<Matrix>;                               // one (T, T) attention matrix
 
     Tensor<T> probs = Tensor<T>::empty({B, n_head, Tn, Tn});  // P, kept for backward
-    // Dropout on P: a hashed mask (see ops/dropout.hpp), recomputed in backward rather than stored.
-    const std::optional<detail::DropoutMask> mask =
-        use_dropout ? std::optional<detail::DropoutMask>(detail::DropoutMask(dropout_p, gen)) : std::nullopt;
-    const T keep_scale = static_cast<T>(1.0 / (1.0 - dropout_p));
-    // P' = dropout(P) for the rows i0.. of batch entry and head `bh`, into `dropped`; only j <= i is
-    // drawn, as P is zero above the diagonal.
-    auto apply_dropout = [&mask, keep_scale, Tn, TT](std::int64_t bh, std::int64_t i0, const auto& P, auto& dropped) {
-        for (std::int64_t r = 0; r < P.rows(); ++r) {
-            const std::int64_t i = i0 + r;
-            for (std::int64_t j = 0; j <= i; ++j)
-                dropped(r, j) = mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? P(r, j) * keep_scale : T(0);
-            for (std::int64_t j = i + 1; j < P.cols(); ++j) dropped(r, j) = T(0);
-        }
-    };
     Tensor<T> out = Tensor<T>::empty({B, Tn, C});
     // Every (batch entry, head) pair is independent and writes its own slices: one task each.
 #pragma omp parallel if (B * n_head > 1)
@@ -79,10 +87,7 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
             const std::int64_t b = bh / n_head, h = bh % n_head;
             T* row0 = qkv.data() + b * Tn * 3 * C + h * hs;
             if (short_context) {
-                auto drop = [&](std::int64_t i, std::int64_t j) {
-                    if (!use_dropout) return T(1);
-                    return mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? keep_scale : T(0);
-                };
+                auto drop = [&](std::int64_t i, std::int64_t j) { return drop_factor(bh, i, j); };
                 detail::with_head_size(hs, [&](auto HS) {
                     detail::head_forward_loops<decltype(HS)::value>(row0, row0 + C, row0 + 2 * C, 3 * C, Tn, hs, scale,
                                                                     probs.data() + bh * TT,
@@ -109,9 +114,10 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
                     row /= row.sum();
                     P.row(i).tail(Tn - i - 1).setZero();
                 }
-                if (use_dropout) {
+                if (use_dropout) {  // P' = dropout(P), drawn only under the diagonal (P is zero above it)
                     auto D = dropped.topLeftCorner(rows, keys);
-                    apply_dropout(bh, i0, S, D);
+                    for (std::int64_t r = 0; r < rows; ++r)
+                        for (std::int64_t j = 0; j < keys; ++j) D(r, j) = j <= i0 + r ? S(r, j) * drop_factor(bh, i0 + r, j) : T(0);
                     O.middleRows(i0, rows).noalias() = D * V.topRows(keys);
                 } else {
                     O.middleRows(i0, rows).noalias() = S * V.topRows(keys);
@@ -121,8 +127,8 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
     }
 
     record(out, "causal_self_attention", {qkv},
-           [qkv, probs, mask, keep_scale, B, Tn, C, n_head, hs, TT, scale, short_context](const Tensor<T>& g) {
-        const bool use_dropout = mask.has_value();
+           [qkv, probs, drop_factor, B, Tn, C, n_head, hs, TT, scale, short_context](const Tensor<T>& g) {
+        const bool use_dropout = drop_factor.mask.has_value();
         // Each (batch entry, head) owns its q, k and v columns of dqkv: if the buffer is new, the blocks
         // below can assign their results instead of adding them to zeros.
         const bool fresh = !qkv.has_grad();
@@ -140,10 +146,7 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
                         for (std::int64_t t = 0; t < Tn; ++t)
                             for (std::int64_t part = 0; part < 3; ++part)
                                 std::fill_n(dqkv + offset + t * 3 * C + part * C, hs, T(0));
-                    auto drop = [&](std::int64_t i, std::int64_t j) {
-                        if (!use_dropout) return T(1);
-                        return mask->keep(static_cast<std::uint64_t>(bh * TT + i * Tn + j)) ? keep_scale : T(0);
-                    };
+                    auto drop = [&](std::int64_t i, std::int64_t j) { return drop_factor(bh, i, j); };
                     const T* base = qkv.data() + offset;
                     detail::with_head_size(hs, [&](auto HS) {
                         detail::head_backward_loops<decltype(HS)::value>(
@@ -171,29 +174,25 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
                     const auto Gb = G.middleRows(i0, rows);      // (rows, hs)
                     auto dPb = dP.topLeftCorner(rows, keys);
                     dPb.noalias() = Gb * V.topRows(keys).transpose();
-                    if (use_dropout) {
+                    // The last block has keys = T, so dV.topRows(keys) is all of dV when it assigns.
+                    if (use_dropout) {  // P' and dP = (G V^T) * mask
                         auto Db = dropped.topLeftCorner(rows, keys);
                         for (std::int64_t r = 0; r < rows; ++r)
                             for (std::int64_t j = 0; j < keys; ++j) {
-                                const bool keep = j <= i0 + r &&
-                                    mask->keep(static_cast<std::uint64_t>(bh * TT + (i0 + r) * Tn + j));
-                                Db(r, j) = keep ? Pb(r, j) * keep_scale : T(0);
-                                dPb(r, j) = keep ? dPb(r, j) * keep_scale : T(0);
+                                const T f = j <= i0 + r ? drop_factor(bh, i0 + r, j) : T(0);
+                                Db(r, j) = Pb(r, j) * f;
+                                dPb(r, j) *= f;
                             }
-                        if (assign) dV.noalias() = Db.transpose() * Gb;
-                        else dV.topRows(keys).noalias() += Db.transpose() * Gb;
+                        detail::gemm_rows(dV.topRows(keys), Db.transpose(), Gb, !assign);
                     } else {
-                        if (assign) dV.noalias() = Pb.transpose() * Gb;
-                        else dV.topRows(keys).noalias() += Pb.transpose() * Gb;
+                        detail::gemm_rows(dV.topRows(keys), Pb.transpose(), Gb, !assign);
                     }
                     // softmax backward, row by row; then the 1/sqrt(hs) of the scores.
                     auto dot = row_dot.head(rows);
                     dot = (dPb.array() * Pb.array()).rowwise().sum();
                     dPb.array() = Pb.array() * (dPb.array().colwise() - dot) * scale;  // now dS
-                    if (fresh) dQ.middleRows(i0, rows).noalias() = dPb * K.topRows(keys);
-                    else dQ.middleRows(i0, rows).noalias() += dPb * K.topRows(keys);
-                    if (assign) dK.noalias() = dPb.transpose() * Q.middleRows(i0, rows);
-                    else dK.topRows(keys).noalias() += dPb.transpose() * Q.middleRows(i0, rows);
+                    detail::gemm_rows(dQ.middleRows(i0, rows), dPb, K.topRows(keys), !fresh);
+                    detail::gemm_rows(dK.topRows(keys), dPb.transpose(), Q.middleRows(i0, rows), !assign);
                 }
             }
         }
