@@ -18,6 +18,7 @@
 
 #include "babygpt/autograd.hpp"
 #include "babygpt/ops/gemm.hpp"
+#include "babygpt/ops/loss.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -52,10 +53,7 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     const std::int64_t N = targets.numel();
     BABYGPT_CHECK(N > 0 && V > 0, "linear_cross_entropy: no rows or no classes (input ", to_string(x.shape()),
                   ", weight ", to_string(weight.shape()), ")");
-    const std::int64_t* t = targets.data();
-    for (std::int64_t i = 0; i < N; ++i)
-        BABYGPT_CHECK(t[i] >= 0 && t[i] < V, "linear_cross_entropy: target ", t[i], " is out of range for ", V,
-                      " classes");
+    detail::check_targets("linear_cross_entropy", targets, V);
 
     const bool needs_grad = GradMode::is_enabled() &&
                             (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
@@ -83,18 +81,9 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
             logits.noalias() = X.middleRows(r0, rows) * W.transpose();
         }
         T loss_sum = 0;
-        for (std::int64_t r = 0; r < rows; ++r) {
-            auto row = logits.row(r).array();
-            const std::int64_t target = t[r0 + r];
-            const T target_logit = row(target);
-            const T m = row.maxCoeff();
-            row = (row - m).exp();
-            const T sum = row.sum();
-            loss_sum += m + std::log(sum) - target_logit;  // logsumexp - x[target]
-            if (needs_grad) {
-                row *= inv_n / sum;  // softmax / N
-                row(target) -= inv_n;
-            }
+        for (std::int64_t r = 0; r < rows; ++r) {  // each row's loss; its gradient in place
+            T* row = logits.row(r).data();
+            loss_sum += detail::cross_entropy_row(row, V, targets.data()[r0 + r], needs_grad ? row : nullptr, inv_n);
         }
         block_loss[static_cast<std::size_t>(blk)] = loss_sum;
         if (with_bias_grad) bias_partials.matrix(blocks, V).row(blk) = logits.colwise().sum();

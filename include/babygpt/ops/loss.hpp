@@ -3,7 +3,7 @@
 // as torch.nn.functional.cross_entropy(logits.view(N, V), targets.view(N)).
 //   loss_i = logsumexp(x_i) - x_i[t_i]          (computed with the row max subtracted: no overflow)
 //   dx_i   = g / N * (softmax(x_i) - onehot(t_i))
-// Forward keeps the softmax probabilities when a gradient is needed, so backward costs one pass.
+// Forward forms dx / g when a gradient is needed, so backward costs one pass.
 
 #include <cmath>
 
@@ -12,6 +12,35 @@
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
+
+namespace detail {
+
+/// Checks that every target is a class index in [0, V); `op` names the caller in the message.
+inline void check_targets(const char* op, const IndexTensor& targets, std::int64_t V) {
+    const std::int64_t* t = targets.data();
+    for (std::int64_t i = 0; i < targets.numel(); ++i)
+        BABYGPT_CHECK(t[i] >= 0 && t[i] < V, op, ": target ", t[i], " is out of range for ", V, " classes");
+}
+
+/// The cross-entropy of one row of V logits, logsumexp(x) - x[target], computed with the row max
+/// subtracted (no overflow). With `grad` (which may be x itself) it also writes the gradient of a mean
+/// over N rows, (softmax(x) - onehot(target)) * inv_n, so that backward is one scaled addition.
+template <typename T>
+T cross_entropy_row(const T* x, std::int64_t V, std::int64_t target, T* grad, T inv_n) {
+    using ConstRow = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
+    const ConstRow in(x, V);
+    const T target_logit = x[target];
+    const T m = in.maxCoeff();
+    if (!grad) return m + std::log((in - m).exp().sum()) - target_logit;
+    Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> out(grad, V);
+    out = (in - m).exp();
+    const T sum = out.sum();
+    out *= inv_n / sum;
+    out(target) -= inv_n;
+    return m + std::log(sum) - target_logit;
+}
+
+}  // namespace detail
 
 /// logits (..., V) and integer targets (...) with values in [0, V) -> mean loss, shape ().
 template <typename T>
@@ -23,35 +52,21 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets) {
                   ": the targets must have the logits' shape without the last (class) dimension");
     const std::int64_t V = logits.size(-1), N = targets.numel();
     BABYGPT_CHECK(N > 0, "cross_entropy: no rows (targets ", to_string(targets.shape()), ")");
-    const std::int64_t* t = targets.data();
-    for (std::int64_t i = 0; i < N; ++i)
-        BABYGPT_CHECK(t[i] >= 0 && t[i] < V, "cross_entropy: target ", t[i], " is out of range for ", V, " classes");
-    // When a gradient will be needed, forward keeps softmax(logits) (N, V): backward is then one
-    // subtraction instead of a second pass of exp().
-    const bool keep_probs = GradMode::is_enabled() && logits.requires_grad();
-    Tensor<T> probs = keep_probs ? Tensor<T>::empty({N, V}) : Tensor<T>();
-    auto X = logits.matrix(N, V).array();
+    detail::check_targets("cross_entropy", targets, V);
+    // When a gradient will be needed, forward keeps the gradient of the loss with respect to the
+    // logits, D (N, V): backward is then one scaled addition instead of a second pass of exp().
+    const bool needs_grad = GradMode::is_enabled() && logits.requires_grad();
+    Tensor<T> D = needs_grad ? Tensor<T>::empty({N, V}) : Tensor<T>();
+    const T inv_n = T(1) / static_cast<T>(N);
     Eigen::Array<T, Eigen::Dynamic, 1> row_loss(N);
 #pragma omp parallel for schedule(static) if (N * V > 65536)
-    for (std::int64_t i = 0; i < N; ++i) {
-        const T m = X.row(i).maxCoeff();
-        T sum;
-        if (keep_probs) {
-            auto p = probs.matrix(N, V).row(i).array();
-            p = (X.row(i) - m).exp();
-            sum = p.sum();
-            p /= sum;
-        } else {
-            sum = (X.row(i) - m).exp().sum();
-        }
-        row_loss(i) = m + std::log(sum) - X(i, t[i]);  // logsumexp - x[target]
-    }
+    for (std::int64_t i = 0; i < N; ++i)
+        row_loss(i) = detail::cross_entropy_row(logits.data() + i * V, V, targets.data()[i],
+                                                needs_grad ? D.data() + i * V : nullptr, inv_n);
     Tensor<T> loss = Tensor<T>::scalar(row_loss.sum() / static_cast<T>(N));
-    record(loss, "cross_entropy", {logits}, [logits, targets, probs, N, V](const Tensor<T>& g) {
-        const T scale = g.item() / static_cast<T>(N);
-        auto dX = logits.grad_matrix(N, V).array();
-        dX += scale * probs.matrix(N, V).array();
-        for (std::int64_t i = 0; i < N; ++i) dX(i, targets.data()[i]) -= scale;
+    if (!needs_grad) return loss;
+    record(loss, "cross_entropy", {logits}, [logits, D](const Tensor<T>& g) {
+        logits.grad_array() += g.item() * D.array();
     });
     return loss;
 }
