@@ -111,14 +111,8 @@ void Tensor<T>::backward() const {
         TensorImpl<T>& tensor = **it;
         if (!tensor.grad_fn) continue;  // a leaf: its gradient is the result
         if (tensor.grad) {
-            if (profiler::enabled()) {
-                const auto start = profiler::Clock::now();
-                tensor.grad_fn->backward(Tensor<T>(*it).grad());
-                profiler::totals().backward[tensor.grad_fn->op] +=
-                    std::chrono::duration<double>(profiler::Clock::now() - start).count();
-            } else {
-                tensor.grad_fn->backward(Tensor<T>(*it).grad());
-            }
+            profiler::Scope profile(tensor.grad_fn->op, profiler::Phase::backward);
+            tensor.grad_fn->backward(Tensor<T>(*it).grad());
         }
         // Free the graph as we go; like PyTorch, keep gradients of leaves only.
         tensor.grad_fn.reset();

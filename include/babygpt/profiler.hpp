@@ -33,20 +33,25 @@ inline void reset() { totals() = Totals(); }
 
 using Clock = std::chrono::steady_clock;
 
-/// Adds the lifetime of the scope to totals().forward[op] when profiling is on.
+enum class Phase { forward, backward };
+
+/// Adds the lifetime of the scope to totals().forward[op] (or .backward) when profiling is on.
 class Scope {
 public:
-    explicit Scope(const char* op) : op_(enabled() ? op : nullptr) {
+    explicit Scope(const char* op, Phase phase = Phase::forward) : op_(enabled() ? op : nullptr), phase_(phase) {
         if (op_) start_ = Clock::now();
     }
     ~Scope() {
-        if (op_) totals().forward[op_] += std::chrono::duration<double>(Clock::now() - start_).count();
+        if (!op_) return;
+        auto& table = phase_ == Phase::forward ? totals().forward : totals().backward;
+        table[op_] += std::chrono::duration<double>(Clock::now() - start_).count();
     }
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
 
 private:
     const char* op_;
+    Phase phase_;
     Clock::time_point start_;
 };
 

@@ -19,6 +19,12 @@ inline std::int64_t numel(const Shape& shape) {
     return n;
 }
 
+/// The product of all dimensions but the last: the rows of the (rows, last) matrix view of a tensor,
+/// (B, T, C) -> B*T. (Not numel / last: with a last dimension of 0 that would lose the rows.)
+inline std::int64_t leading_numel(const Shape& shape) {
+    return shape.empty() ? 1 : numel(Shape(shape.begin(), shape.end() - 1));
+}
+
 /// "(2,3,4)"; "()" for a 0-d shape; "(5,)" for 1-d, as Python prints them.
 inline std::string to_string(const Shape& shape) {
     std::string s = "(";

@@ -15,9 +15,7 @@
 // What it deliberately is not: there are no strides, so transpose() copies; there is no device but the CPU.
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -157,8 +155,7 @@ public:
     /// The storage as a (numel / size(-1), size(-1)) row-major matrix: (B, T, C) -> (B*T, C).
     MatrixMap matrix() const {
         const std::int64_t cols = dim() == 0 ? 1 : shape().back();
-        const std::int64_t rows = cols == 0 ? 0 : numel() / cols;
-        return MatrixMap(data(), rows, cols);
+        return MatrixMap(data(), leading_numel(shape()), cols);
     }
     /// The storage as a rows x cols row-major matrix (rows * cols must equal numel()).
     MatrixMap matrix(std::int64_t rows, std::int64_t cols) const {
@@ -204,16 +201,36 @@ public:
     }
     /// Whether a gradient buffer exists (something was accumulated since the last zero_grad()).
     bool has_grad() const { return impl().grad != nullptr; }
-    /// Allocates the gradient buffer without zeroing it, for a backward that is about to overwrite every
-    /// element (assigning instead of accumulating saves a zero-fill and a read). Needs !has_grad().
-    T* new_grad_data() const {
-        BABYGPT_CHECK(!has_grad(), "Tensor::new_grad_data: the gradient buffer already exists");
-        impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
-        return impl_->grad.get();
-    }
     ArrayMap grad_array() const { return ArrayMap(grad_data(), numel()); }
     MatrixMap grad_matrix(std::int64_t rows, std::int64_t cols) const {
         return MatrixMap(grad_data(), rows, cols);
+    }
+
+    /// Where a backward that writes a whole contribution puts it: the gradient as a rows x cols matrix,
+    /// and whether to add to it. Without a gradient yet, the buffer is new and left uninitialised, to
+    /// be assigned: no zero-fill and no read of zeros (the first contribution is the common case).
+    struct GradTarget {
+        MatrixMap matrix;
+        bool accumulate;
+    };
+    GradTarget grad_target(std::int64_t rows, std::int64_t cols) const {
+        BABYGPT_CHECK(rows * cols == numel(), "Tensor::grad_target: ", rows, "x", cols, " does not fit shape ",
+                      to_string(shape()));
+        const bool accumulate = has_grad();
+        if (!accumulate) impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
+        return {MatrixMap(impl_->grad.get(), rows, cols), accumulate};
+    }
+    /// Adds `contribution` (an Eigen matrix or array expression of rows x cols) to the gradient, or
+    /// assigns it if this is the first (see grad_target).
+    template <typename Expr>
+    void add_to_grad(std::int64_t rows, std::int64_t cols, const Expr& contribution) const {
+        auto [g, accumulate] = grad_target(rows, cols);
+        auto update = [&](auto&& dst) {
+            if (accumulate) dst += contribution;
+            else dst = contribution;
+        };
+        if constexpr (std::is_base_of_v<Eigen::ArrayBase<Expr>, Expr>) update(g.array());
+        else update(g);
     }
 
     /// Back-propagates from this one-element tensor into every tensor that requires grad (autograd.hpp).

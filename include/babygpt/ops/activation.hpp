@@ -17,7 +17,7 @@ Tensor<T> relu(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     y.array() = x.array().max(T(0));
     record(y, "relu", {x}, [x](const Tensor<T>& g) {
-        x.grad_array() += (x.array() > T(0)).select(g.array(), T(0));
+        x.add_to_grad(x.numel(), 1, (x.array() > T(0)).select(g.array(), T(0)));
     });
     return y;
 }

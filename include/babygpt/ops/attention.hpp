@@ -131,8 +131,9 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
         const bool use_dropout = drop_factor.mask.has_value();
         // Each (batch entry, head) owns its q, k and v columns of dqkv: if the buffer is new, the blocks
         // below can assign their results instead of adding them to zeros.
-        const bool fresh = !qkv.has_grad();
-        T* dqkv = fresh ? qkv.new_grad_data() : qkv.grad_data();
+        auto [dqkv_matrix, accumulate] = qkv.grad_target(B * Tn, 3 * C);
+        const bool fresh = !accumulate;
+        T* dqkv = dqkv_matrix.data();
 #pragma omp parallel if (B * n_head > 1)
         {
             Matrix dropped(use_dropout ? kQueryBlock : 0, use_dropout ? Tn : 0), dP(std::min(kQueryBlock, Tn), Tn);

@@ -50,13 +50,13 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (std::int64_t i = 0; i < n; ++i) out[i] = mask.keep(static_cast<std::uint64_t>(i)) ? in[i] * scale : T(0);
     record(y, "dropout", {x}, [x, mask, scale, n](const Tensor<T>& g) {
-        const bool fresh = !x.has_grad();
-        T* gx = fresh ? x.new_grad_data() : x.grad_data();
+        auto [gx_matrix, accumulate] = x.grad_target(1, n);
+        T* gx = gx_matrix.data();
         const T* gy = g.data();
 #pragma omp parallel for schedule(static) if (n > 65536)
         for (std::int64_t i = 0; i < n; ++i) {
             const T d = mask.keep(static_cast<std::uint64_t>(i)) ? gy[i] * scale : T(0);
-            gx[i] = fresh ? d : gx[i] + d;
+            gx[i] = accumulate ? gx[i] + d : d;
         }
     });
     return y;

@@ -87,11 +87,8 @@ Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
         switch (op) {
             case BinaryOp::add:
             case BinaryOp::sub:
-                if (large_needs) {
-                    if (large.has_grad()) Map(large.grad_data(), repeat, inner) += sign_large * G;
-                    else Map(large.new_grad_data(), repeat, inner) = sign_large * G;  // e.g. the residual stream
-                }
-                if (small_needs) Row(small.grad_data(), inner) += sign_small * G.colwise().sum();
+                if (large_needs) large.add_to_grad(repeat, inner, sign_large * G);  // e.g. the residual stream
+                if (small_needs) small.add_to_grad(1, inner, sign_small * G.colwise().sum());
                 break;
             case BinaryOp::mul:
                 if (large_needs) Map(large.grad_data(), repeat, inner) += G.rowwise() * S;

@@ -27,7 +27,7 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     const std::int64_t in = weight.size(1), out_features = weight.size(0);
     BABYGPT_CHECK(!bias.defined() || bias.shape() == Shape{out_features}, "linear: bias ", to_string(bias.shape()),
                   " does not match weight ", to_string(weight.shape()), " (expected (", out_features, ",))");
-    const std::int64_t N = in == 0 ? 0 : x.numel() / in;
+    const std::int64_t N = leading_numel(x.shape());
     Shape shape = x.shape();
     shape.back() = out_features;
     Tensor<T> y = Tensor<T>::empty(shape);
@@ -39,12 +39,14 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     record(y, "linear", inputs, [x, weight, bias, N, in, out_features](const Tensor<T>& g) {
         auto G = g.matrix(N, out_features);
         if (x.requires_grad()) {
-            if (x.has_grad()) detail::gemm_rows(x.grad_matrix(N, in), G, weight.matrix(), true);
-            else detail::gemm_rows(typename Tensor<T>::MatrixMap(x.new_grad_data(), N, in), G, weight.matrix(), false);
+            auto [dx, accumulate] = x.grad_target(N, in);
+            detail::gemm_rows(dx, G, weight.matrix(), accumulate);
         }
-        if (weight.requires_grad())
-            detail::gemm_rows(weight.grad_matrix(out_features, in), G.transpose(), x.matrix(N, in), true);
-        if (bias.defined() && bias.requires_grad()) bias.grad_matrix(1, out_features) += G.colwise().sum();
+        if (weight.requires_grad()) {
+            auto [dw, accumulate] = weight.grad_target(out_features, in);
+            detail::gemm_rows(dw, G.transpose(), x.matrix(N, in), accumulate);
+        }
+        if (bias.defined() && bias.requires_grad()) bias.add_to_grad(1, out_features, G.colwise().sum());
     });
     return y;
 }

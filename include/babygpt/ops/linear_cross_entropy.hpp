@@ -99,12 +99,15 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
         const T scale = g.item();
         const auto G = D.matrix(N, V);  // (N, V) gradient of the mean loss with respect to the logits
         if (x.requires_grad()) {
-            if (x.has_grad()) detail::gemm_rows(x.grad_matrix(N, C), G, weight.matrix(), true, scale);
-            else detail::gemm_rows(typename Tensor<T>::MatrixMap(x.new_grad_data(), N, C), G, weight.matrix(), false, scale);
+            auto [dx, accumulate] = x.grad_target(N, C);
+            detail::gemm_rows(dx, G, weight.matrix(), accumulate, scale);
         }
-        if (weight.requires_grad()) detail::gemm_rows(weight.grad_matrix(V, C), G.transpose(), x.matrix(N, C), true, scale);
+        if (weight.requires_grad()) {
+            auto [dw, accumulate] = weight.grad_target(V, C);
+            detail::gemm_rows(dw, G.transpose(), x.matrix(N, C), accumulate, scale);
+        }
         if (bias.defined() && bias.requires_grad())
-            bias.grad_matrix(1, V) += scale * bias_partials.matrix(blocks, V).colwise().sum();
+            bias.add_to_grad(1, V, scale * bias_partials.matrix(blocks, V).colwise().sum());
     });
     return loss;
 }

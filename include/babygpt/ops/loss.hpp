@@ -65,8 +65,8 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets) {
                                                 needs_grad ? D.data() + i * V : nullptr, inv_n);
     Tensor<T> loss = Tensor<T>::scalar(row_loss.sum() / static_cast<T>(N));
     if (!needs_grad) return loss;
-    record(loss, "cross_entropy", {logits}, [logits, D](const Tensor<T>& g) {
-        logits.grad_array() += g.item() * D.array();
+    record(loss, "cross_entropy", {logits}, [logits, D, N, V](const Tensor<T>& g) {
+        logits.add_to_grad(N, V, g.item() * D.matrix(N, V));
     });
     return loss;
 }

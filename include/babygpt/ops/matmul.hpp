@@ -18,34 +18,23 @@
 
 namespace babygpt {
 
-namespace detail {
-
-template <typename T>
-[[noreturn]] void matmul_error(const Tensor<T>& a, const Tensor<T>& b, const std::string& why) {
-    throw_error("matmul: ", to_string(a.shape()), " @ ", to_string(b.shape()), ": ", why);
-}
-
-}  // namespace detail
-
 template <typename T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
     profiler::Scope profile("matmul");
     using MatrixMap = typename Tensor<T>::MatrixMap;
-    if (a.dim() < 2 || b.dim() < 2)
-        detail::matmul_error(a, b, "both operands need at least 2 dimensions");
+    BABYGPT_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: ", to_string(a.shape()), " @ ", to_string(b.shape()),
+                  ": both operands need at least 2 dimensions");
     const std::int64_t K = a.size(-1);
     const std::int64_t M = a.size(-2);
     const std::int64_t N = b.size(-1);
-    if (b.size(-2) != K)
-        detail::matmul_error(a, b, "inner dimensions " + std::to_string(K) + " and " +
-                                       std::to_string(b.size(-2)) + " differ");
+    BABYGPT_CHECK(b.size(-2) == K, "matmul: ", to_string(a.shape()), " @ ", to_string(b.shape()),
+                  ": inner dimensions ", K, " and ", b.size(-2), " differ");
     Shape out_shape = a.shape();
     out_shape.back() = N;
 
     if (b.dim() == 2) {
         // (rows, K) @ (K, N) with rows = product of all of a's leading dimensions: one GEMM.
-        // (Not a.numel() / K: with K == 0 that would lose the rows of a non-empty zero output.)
-        const std::int64_t rows = numel(Shape(a.shape().begin(), a.shape().end() - 1));
+        const std::int64_t rows = leading_numel(a.shape());
         Tensor<T> out = Tensor<T>::empty(out_shape);
         MatrixMap C(out.data(), rows, N);
         if (K == 0) C.setZero();
@@ -58,9 +47,9 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
         return out;
     }
 
-    if (a.dim() != b.dim() || !std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()))
-        detail::matmul_error(a, b, "batch dimensions differ (batched matmul needs equal leading dimensions, "
-                                   "or a 2-d right operand)");
+    BABYGPT_CHECK(a.dim() == b.dim() && std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()),
+                  "matmul: ", to_string(a.shape()), " @ ", to_string(b.shape()),
+                  ": batch dimensions differ (batched matmul needs equal leading dimensions, or a 2-d right operand)");
     const std::int64_t batch = numel(Shape(a.shape().begin(), a.shape().end() - 2));
     Tensor<T> out = Tensor<T>::empty(out_shape);
     for (std::int64_t i = 0; i < batch; ++i) {
