@@ -652,3 +652,51 @@ TEST_CASE("GPT::generate: invalid arguments throw") {
     options.top_k = 100;
     CHECK(model.generate(prompt, 3, sampler, options).shape() == Shape{1, 4});
 }
+
+// ---- KV cache -------------------------------------------------------------------------------------
+
+TEST_CASE("KVCacheDecoder: each step's logits are the full forward's at that position; the cache fills up") {
+    Generator gen(40);
+    GPT<double> model(tiny_config(), gen);
+    model.eval();
+    const std::int64_t B = 2, block = model.config.block_size, V = model.config.vocab_size;
+    const IndexTensor idx = random_ids({B, block}, V, gen);
+    const Tensord full = [&] {
+        NoGradGuard no_grad;
+        return model.forward(idx).logits;  // (B, block, V): causal, so position p sees tokens 0..p only
+    }();
+    KVCacheDecoder<double> cache(model, B);
+    CHECK(cache.length() == 0);
+    for (std::int64_t p = 0; p < block; ++p) {
+        CAPTURE(p);
+        const Tensord logits = cache.step({idx(0, p), idx(1, p)});
+        REQUIRE(logits.shape() == Shape{B, V});
+        CHECK_FALSE(logits.requires_grad());  // no graph, even with grad mode on
+        CHECK(cache.length() == p + 1);
+        for (std::int64_t b = 0; b < B; ++b)
+            for (std::int64_t v = 0; v < V; ++v) CHECK(std::abs(logits(b, v) - full(b, p, v)) < 1e-12);
+    }
+    CHECK(GradMode::is_enabled());
+    for (const Tensord& p : model.parameters()) CHECK_FALSE(p.grad().defined());
+    CHECK_THROWS_AS(cache.step({0, 0}), Error);  // full: block_size positions
+    KVCacheDecoder<double> other(model, B);
+    CHECK_THROWS_AS(other.step({0}), Error);  // one token per row
+}
+
+TEST_CASE("GPT::generate: a prompt longer than block_size, greedy, sees its last block_size tokens") {
+    Generator gen(41);
+    GPT<double> model(tiny_config(), gen);
+    model.eval();
+    const std::vector<std::int64_t> prompt{1, 6, 0, 3, 5, 2, 4};  // 7 > block_size 5
+    SamplingOptions greedy;
+    greedy.top_k = 1;
+    Generator sampler(42);
+    const std::int64_t n = 4;
+    const IndexTensor out = model.generate(IndexTensor::from_data({1, 7}, prompt), n, sampler, greedy);
+    std::vector<std::int64_t> row = prompt;
+    for (std::int64_t step = 0; step < n; ++step) {
+        const std::vector<double> logits = last_logits(model, row);
+        row.push_back(argmax(logits.data(), 7));
+    }
+    CHECK(out.to_vector() == row);
+}

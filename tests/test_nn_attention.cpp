@@ -208,3 +208,32 @@ TEST_CASE("nn::MultiHeadAttention: n_embed not divisible by n_head throws") {
         CHECK(message.find('4') != std::string::npos);
     }
 }
+
+TEST_CASE("nn::MultiHeadAttention::qkv_weight: [queries; keys; values] of every head, (3C, C); gradients reach them") {
+    Generator gen(12);
+    const std::int64_t C = 6, nh = 3, hs = C / nh;
+    nn::MultiHeadAttention<double> mha(C, nh, 4, 0.0, gen);
+    const Tensord w = mha.qkv_weight();
+    REQUIRE(w.shape() == Shape{3 * C, C});
+    for (std::int64_t h = 0; h < nh; ++h)
+        for (std::int64_t r = 0; r < hs; ++r)
+            for (std::int64_t c = 0; c < C; ++c) {
+                CHECK(w(h * hs + r, c) == mha.heads[h]->query.weight(r, c));
+                CHECK(w(C + h * hs + r, c) == mha.heads[h]->key.weight(r, c));
+                CHECK(w(2 * C + h * hs + r, c) == mha.heads[h]->value.weight(r, c));
+            }
+    // A copy: the weights are not shared.
+    CHECK(w.data() != mha.heads[0]->query.weight.data());
+
+    // Recorded by autograd: d(sum(w * g))/d(head weight) is g's block of that head.
+    const Tensord g = Tensord::randn({3 * C, C}, gen);
+    sum(mha.qkv_weight() * g).backward();
+    for (std::int64_t h = 0; h < nh; ++h)
+        for (std::int64_t r = 0; r < hs; ++r)
+            for (std::int64_t c = 0; c < C; ++c) {
+                CHECK(mha.heads[h]->query.weight.grad()(r, c) == g(h * hs + r, c));
+                CHECK(mha.heads[h]->key.weight.grad()(r, c) == g(C + h * hs + r, c));
+                CHECK(mha.heads[h]->value.weight.grad()(r, c) == g(2 * C + h * hs + r, c));
+            }
+    CHECK_FALSE(mha.proj->weight.grad().defined());
+}

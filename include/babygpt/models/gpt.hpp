@@ -126,19 +126,20 @@ public:
         std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(B));
         for (std::int64_t b = 0; b < B; ++b)
             rows[b].assign(idx.data() + b * idx.size(1), idx.data() + (b + 1) * idx.size(1));
-        std::vector<double> probs(static_cast<std::size_t>(V));
-        // While the context fits in block_size, a KV cache computes only the newest position. Dropout in
-        // training mode needs the full forward, which applies it.
+        std::vector<double> probs(static_cast<std::size_t>(V));  // scratch for sample()
+        // While the context fits in block_size, a KV cache computes only the newest position; a prompt
+        // longer than that never fits. Dropout in training mode needs the full forward, which applies it.
         std::optional<KVCacheDecoder<T>> cache;
-        if (!this->is_training() || config.dropout == 0.0) cache.emplace(*this, B);
+        if ((!this->is_training() || config.dropout == 0.0) && idx.size(1) <= config.block_size && max_new_tokens > 0)
+            cache.emplace(*this, B);
+        std::vector<std::int64_t> next(static_cast<std::size_t>(B));  // the cache's input: one token per row
         typename Tensor<T>::Matrix last_logits;  // (B, V)
         for (std::int64_t step = 0; step < max_new_tokens; ++step) {
             const auto total = static_cast<std::int64_t>(rows[0].size());
             if (cache && total <= config.block_size) {
-                std::vector<std::int64_t> next(static_cast<std::size_t>(B));
                 while (cache->length() < total) {  // the prompt first, then one new token per step
                     for (std::int64_t b = 0; b < B; ++b) next[b] = rows[b][cache->length()];
-                    last_logits = cache->step(next);
+                    last_logits = cache->step(next).matrix();  // (B, V)
                 }
             } else {
                 const std::int64_t len = std::min<std::int64_t>(total, config.block_size);
@@ -193,10 +194,10 @@ private:
     static std::int64_t sample(const T* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
                                std::vector<double>& probs) {
         double threshold = -std::numeric_limits<double>::infinity();
-        if (options.top_k > 0 && options.top_k < V) {
-            std::vector<double> sorted(logits, logits + V);
-            std::nth_element(sorted.begin(), sorted.begin() + (options.top_k - 1), sorted.end(), std::greater<>());
-            threshold = sorted[static_cast<std::size_t>(options.top_k - 1)];
+        if (options.top_k > 0 && options.top_k < V) {  // probs as the scratch for the k-th largest logit
+            std::copy(logits, logits + V, probs.begin());
+            std::nth_element(probs.begin(), probs.begin() + (options.top_k - 1), probs.end(), std::greater<>());
+            threshold = probs[static_cast<std::size_t>(options.top_k - 1)];
         }
         double max_logit = -std::numeric_limits<double>::infinity();
         for (std::int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, static_cast<double>(logits[v]));

@@ -4,7 +4,8 @@
 //
 // MultiHeadAttention keeps the reference's per-head parameters (so state_dict names and shapes match
 // "sa.heads.{h}.key.weight" exactly) but computes all heads at once: it stacks the 3 * n_head weight
-// matrices into one (3C, C) matrix for a single QKV GEMM and runs the fused attention kernel.
+// matrices into one (3C, C) matrix (qkv_weight()) for a single QKV GEMM and runs the fused attention
+// kernel.
 // Head::forward is the plain, unfused formulation, kept for reading and as the test's yardstick.
 
 #include <cmath>
@@ -16,7 +17,6 @@
 #include "babygpt/nn/linear.hpp"
 #include "babygpt/nn/module.hpp"
 #include "babygpt/ops/attention.hpp"
-#include "babygpt/ops/dropout.hpp"
 #include "babygpt/ops/elementwise.hpp"
 #include "babygpt/ops/matmul.hpp"
 #include "babygpt/ops/shape_ops.hpp"
@@ -39,7 +39,9 @@ public:
         Tensor<T> lower = Tensor<T>::zeros({block_size, block_size});
         for (std::int64_t i = 0; i < block_size; ++i)
             for (std::int64_t j = 0; j <= i; ++j) lower(i, j) = T(1);
-        tril = this->register_buffer("tril", lower);  // the reference's mask, exported with the weights
+        // The reference's mask, (block_size, block_size) lower-triangular ones: exported with the weights
+        // (state_dict parity) but never read, as the attention ops mask causally by construction.
+        this->register_buffer("tril", lower);
         this->register_module("dropout", this->dropout);
     }
 
@@ -56,7 +58,6 @@ public:
 
     Linear<T> key, query, value;
     Dropout<T> dropout;
-    Tensor<T> tril;  // (block_size, block_size) lower-triangular ones
 };
 
 /// Multiple heads of self-attention in parallel, then a projection: "communication".
@@ -65,7 +66,7 @@ class MultiHeadAttention : public Module<T> {
 public:
     MultiHeadAttention(std::int64_t n_embed, std::int64_t n_head, std::int64_t block_size, double dropout,
                        Generator& gen)
-        : n_head(n_head), attention_dropout(dropout), gen_(&gen) {
+        : n_head(n_head), gen_(&gen) {
         BABYGPT_CHECK(n_head > 0 && n_embed % n_head == 0, "MultiHeadAttention: n_embed = ", n_embed,
                       " is not divisible by n_head = ", n_head);
         for (std::int64_t h = 0; h < n_head; ++h) {
@@ -80,17 +81,27 @@ public:
 
     /// x (B, T, C) -> (B, T, C).
     Tensor<T> forward(const Tensor<T>& x) const {
-        std::vector<Tensor<T>> rows;  // [queries of all heads, keys, values], each (hs, C)
+        const Tensor<T> qkv = linear(x, qkv_weight());  // (B, T, 3C): one GEMM for every head
+        // The attention weights' dropout is the heads' (Head::dropout in the reference), p the same in each.
+        const Tensor<T> att =
+            causal_self_attention(qkv, n_head, heads.front()->dropout.p, this->is_training(), *gen_);
+        return dropout->forward(proj->forward(att));  // (B, T, C)
+    }
+
+    /// The key/query/value weights of every head stacked into one (3C, C) matrix:
+    /// [query of head 0; ...; query of head n-1; keys likewise; values likewise], each block (hs, C),
+    /// the layout causal_self_attention expects of linear(x, qkv_weight()). A copy, recorded by autograd
+    /// (gradients reach the heads' weights).
+    Tensor<T> qkv_weight() const {
+        std::vector<Tensor<T>> rows;
+        rows.reserve(3 * heads.size());
         for (const auto& h : heads) rows.push_back(h->query.weight);
         for (const auto& h : heads) rows.push_back(h->key.weight);
         for (const auto& h : heads) rows.push_back(h->value.weight);
-        const Tensor<T> qkv = linear(x, cat_rows(rows));  // (B, T, 3C): one GEMM for every head
-        const Tensor<T> att = causal_self_attention(qkv, n_head, attention_dropout, this->is_training(), *gen_);
-        return dropout->forward(proj->forward(att));      // (B, T, C)
+        return cat_rows(rows);
     }
 
     std::int64_t n_head;
-    double attention_dropout;
     std::vector<std::unique_ptr<Head<T>>> heads;
     std::unique_ptr<Linear<T>> proj;
     std::unique_ptr<Dropout<T>> dropout;

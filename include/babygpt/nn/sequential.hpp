@@ -35,15 +35,6 @@ public:
 
     std::size_t size() const { return layers_.size(); }
 
-    /// Layer i as its concrete type M; throws if it is another type.
-    template <typename M>
-    const M& at(std::size_t i) const {
-        BABYGPT_CHECK(i < layers_.size(), "Sequential::at: index ", i, " is out of range for ", layers_.size(), " layers");
-        const M* layer = dynamic_cast<const M*>(layers_[i].get());
-        BABYGPT_CHECK(layer != nullptr, "Sequential::at: layer ", i, " is not of the requested type");
-        return *layer;
-    }
-
 private:
     std::vector<std::unique_ptr<Module<T>>> layers_;
     std::vector<std::function<Tensor<T>(const Tensor<T>&)>> steps_;
