@@ -621,6 +621,31 @@ TEST_CASE("safetensors: a failed save leaves the old target intact and no tempor
 #endif
 }
 
+TEST_CASE("safetensors: write_file_atomically writes any bytes and says whether the file could be created") {
+    TempDir dir;
+    const std::string path = dir.file("notes.txt");
+    const std::string text = "step,loss\n0,4.17\n";
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    CHECK_FALSE(st::detail::write_file_atomically(path, bytes, text.size()).has_value());
+    CHECK(read_all(path) == Bytes(text.begin(), text.end()));
+    CHECK_FALSE(st::detail::write_file_atomically(path, bytes, 4).has_value());  // replaces it
+    CHECK(read_all(path) == Bytes(text.begin(), text.begin() + 4));
+    CHECK(dir.temporaries().empty());
+
+    const auto missing = st::detail::write_file_atomically(dir.file("missing_dir/notes.txt"), bytes, text.size());
+    REQUIRE(missing.has_value());
+    CHECK_FALSE(missing->created);
+    CHECK(contains(missing->reason, "cannot create"));
+
+    fs::create_directory(dir.file("taken"));
+    const auto taken = st::detail::write_file_atomically(dir.file("taken"), bytes, text.size());
+    REQUIRE(taken.has_value());
+    CHECK(taken->created);  // the temporary was written; renaming it over a directory failed
+    CHECK(contains(taken->reason, "cannot rename"));
+    CHECK(fs::is_directory(dir.file("taken")));
+    CHECK(dir.temporaries().empty());
+}
+
 #ifdef BABYGPT_TEST_DATA_DIR
 TEST_CASE("safetensors: reads the fixture written by tools/safetensors_io.py") {
     const std::string path = std::string(BABYGPT_TEST_DATA_DIR) + "/parity_small.safetensors";

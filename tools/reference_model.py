@@ -163,14 +163,6 @@ class Vocabulary:
         return "".join(self.itos[int(i)] for i in ids)
 
 
-def encode(s, stoi):
-    return [stoi[c] for c in s]
-
-
-def decode(ids, itos):
-    return "".join(itos[int(i)] for i in ids)
-
-
 def split_data(data, train_fraction=0.9):
     n = int(train_fraction * len(data))
     return data[:n], data[n:]

@@ -28,7 +28,7 @@ using babygpt_cli::TrainSettings;
 struct SettingOption {
     std::string name;
     CLI::Option* option;
-    std::function<void(TrainSettings& to, const TrainSettings& from)> copy;
+    babygpt_cli::SettingCopy copy;
 };
 
 std::vector<SettingOption> add_setting_options(CLI::App& train, TrainSettings& s) {
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
             const TrainSettings given = cli_settings;
             for (const SettingOption& s : setting_options)
                 if (s.option->count() > 0) {
-                    train_request.explicit_options.insert(s.name);
+                    train_request.explicit_options.emplace(s.name, s.copy);
                     s.copy(settings, given);
                 }
             settings.threads = given.threads;
@@ -140,11 +140,7 @@ int main(int argc, char** argv) {
         }
         if (*sample) return babygpt_cli::run_sample(sample_request);
         if (*info) return babygpt_cli::run_info(info_checkpoint);
-    } catch (const babygpt::Error& e) {
-        std::fflush(stdout);
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // babygpt::Error too: it derives from std::invalid_argument
         std::fflush(stdout);
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

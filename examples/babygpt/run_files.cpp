@@ -1,6 +1,5 @@
 #include "run_files.hpp"
 
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -45,6 +44,10 @@ std::int64_t integer(const Metadata& m, const std::string& key, const std::strin
     return babygpt::io::detail::parse_integer(field(m, key, source), key, source);
 }
 
+std::uint64_t unsigned_integer(const Metadata& m, const std::string& key, const std::string& source) {
+    return babygpt::io::detail::parse_unsigned(field(m, key, source), key, source);
+}
+
 double real(const Metadata& m, const std::string& key, const std::string& source) {
     return babygpt::io::detail::parse_real(field(m, key, source), key, source);
 }
@@ -84,11 +87,9 @@ void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const ba
     st::save(paths.optimizer, optim);
 
     Metadata m = babygpt::io::config_metadata(model.config);
-    std::string chars;
-    for (char32_t c : info.vocabulary.chars()) babygpt::data::append_utf8(chars, c);
     m.insert({{"format", format_name},
               {"format_version", format_version},
-              {"vocab", chars},
+              {"vocab", babygpt::data::encode_utf8(info.vocabulary.chars())},
               {"step", std::to_string(info.step)},
               {"evaluated_step", std::to_string(info.evaluated_step)},
               {"run_id", run_id},
@@ -139,7 +140,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     s.eval_interval = integer(m, "train.eval_interval", path);
     s.eval_iters = integer(m, "train.eval_iters", path);
     s.train_ratio = real(m, "train.train_ratio", path);
-    s.seed = static_cast<std::uint64_t>(integer(m, "train.seed", path));
+    s.seed = unsigned_integer(m, "train.seed", path);
     info.data_path = field(m, "data", path);
     info.step = integer(m, "step", path);
     info.evaluated_step = integer(m, "evaluated_step", path);
@@ -186,15 +187,10 @@ void load_optimizer(babygpt::optim::AdamW<float>& optimizer, const babygpt::GPT<
 }
 
 void write_text_file(const std::string& path, const std::string& text) {
-    const std::string temporary = path + ".tmp";
-    std::FILE* f = std::fopen(temporary.c_str(), "wb");
-    BABYGPT_CHECK(f != nullptr, path, ": cannot write the file");
-    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
-    const bool closed = std::fclose(f) == 0;
-    if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
-        std::remove(temporary.c_str());
-        babygpt::detail::throw_error(path, ": could not write the file (disk full or not writable?)");
-    }
+    const auto failure = st::detail::write_file_atomically(
+        path, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    BABYGPT_CHECK(!failure || failure->created, path, ": cannot write the file");
+    BABYGPT_CHECK(!failure, path, ": could not write the file (disk full or not writable?)");
 }
 
 }  // namespace babygpt_cli

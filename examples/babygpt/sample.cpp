@@ -2,11 +2,10 @@
 
 #include <cmath>
 #include <cstdio>
-#include <iostream>
+#include <memory>
 
 #include <babygpt/threads.hpp>
 
-#include "metrics.hpp"
 #include "run_files.hpp"
 #include "sampling.hpp"
 

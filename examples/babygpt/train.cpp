@@ -7,7 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
+#include <optional>
 
 #include <babygpt/autograd.hpp>
 #include <babygpt/data/batches.hpp>
@@ -30,6 +30,22 @@ using babygpt::Generator;
 
 volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_interrupt(int) { interrupted = 1; }
+
+/// While it lives, SIGINT (Ctrl-C) only sets `interrupted` (cleared on construction), so that the training
+/// loop can save and stop; the previous handler comes back when it goes, however the scope is left.
+class InterruptGuard {
+public:
+    InterruptGuard() {
+        interrupted = 0;
+        previous_ = std::signal(SIGINT, on_interrupt);
+    }
+    ~InterruptGuard() { std::signal(SIGINT, previous_); }
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+private:
+    decltype(std::signal(SIGINT, SIG_DFL)) previous_;
+};
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
@@ -102,9 +118,8 @@ private:
 };
 
 /// Applies a resumed checkpoint's settings, keeping the options the user gave explicitly; the model's
-/// shape cannot change.
+/// shape, the train ratio and the seed cannot change.
 TrainSettings merge_resumed_settings(const TrainSettings& stored, const TrainRequest& request) {
-    TrainSettings s = stored;
     const TrainSettings& given = request.settings;
     auto is_given = [&](const char* name) { return request.explicit_options.count(name) > 0; };
     auto shape_unchanged = [&](const char* name, std::int64_t before, std::int64_t now) {
@@ -115,19 +130,25 @@ TrainSettings merge_resumed_settings(const TrainSettings& stored, const TrainReq
     shape_unchanged("n-embed", stored.n_embed, given.n_embed);
     shape_unchanged("n-head", stored.n_head, given.n_head);
     shape_unchanged("n-layer", stored.n_layer, given.n_layer);
-    if (is_given("dropout")) s.dropout = given.dropout;
-    if (is_given("batch-size")) s.batch_size = given.batch_size;
-    if (is_given("learning-rate")) s.learning_rate = given.learning_rate;
-    if (is_given("max-iters")) s.max_iters = given.max_iters;
-    if (is_given("eval-interval")) s.eval_interval = given.eval_interval;
-    if (is_given("eval-iters")) s.eval_iters = given.eval_iters;
     BABYGPT_CHECK(!is_given("train-ratio") || given.train_ratio == stored.train_ratio,
                   "--train-ratio cannot change when resuming (the validation text would change)");
     BABYGPT_CHECK(!is_given("seed") || given.seed == stored.seed,
                   "--seed cannot change when resuming (the checkpoint continues its own random streams)");
+    // Every explicit option wins; for the shape, the train ratio and the seed that copies what is stored.
+    TrainSettings s = stored;
+    for (const auto& [name, copy] : request.explicit_options) copy(s, given);
     s.threads = given.threads;
     s.save_every = given.save_every;
     return s;
+}
+
+/// Reports a loss that became NaN or infinite ("loss" of an evaluation, or "training loss") on stderr;
+/// returns the exit code for it.
+int report_divergence(const char* which, bool nan, std::int64_t step, bool saved, const std::string& model_path) {
+    std::fprintf(stderr, "error: the %s became %s at step %lld; training stopped. %s Try a lower --learning-rate.\n",
+                 which, nan ? "NaN" : "infinite", static_cast<long long>(step),
+                 saved ? ("The last good checkpoint is " + model_path + ".").c_str() : "No checkpoint was written.");
+    return 3;
 }
 
 std::string default_out_path(const std::string& data_path) {
@@ -161,8 +182,7 @@ int run_train(TrainRequest request) {
                       " to train further");
     }
     const babygpt::data::Split split = babygpt::data::split_tokens(corpus.tokens, s.train_ratio, s.block_size);
-    const babygpt::GPTConfig config = s.model_config(corpus.vocabulary.size());
-    config.validate();
+    const babygpt::GPTConfig config = s.model_config(corpus.vocabulary.size());  // valid: validate(s) checked it
     babygpt::set_num_threads(s.threads);
 
     // ---- model, optimizer and random streams (restored on resume) ----
@@ -196,17 +216,16 @@ int run_train(TrainRequest request) {
                 s.threads, s.threads == 1 ? "" : "s", resumed ? (", resuming at step " + std::to_string(info.step)).c_str() : "");
     std::fflush(stdout);
 
+    bool saved_once = false;
     auto save = [&](std::int64_t step) {
         info.step = step;
         info.batch_generator = gen.state();
         info.dropout_generator = model.dropout_generator().state();
         save_checkpoint(paths, info, model, optimizer);
-    };
-    bool saved_once = false;
-    auto save_and_note = [&](std::int64_t step) {
-        save(step);
         saved_once = true;
     };
+    // Whether step k starts with an evaluation (which saves the checkpoint).
+    auto evaluates = [&](std::int64_t k) { return k % s.eval_interval == 0 || k == s.max_iters - 1; };
 
     // ---- the training loop ----
     const double tokens_per_step = static_cast<double>(s.batch_size * s.block_size);
@@ -215,20 +234,17 @@ int run_train(TrainRequest request) {
     const double elapsed_before = metrics.empty() ? 0.0 : metrics.back().elapsed;
     double training_seconds = 0, window_seconds = 0;
     std::int64_t window_steps = 0;
-    interrupted = 0;
-    auto previous_handler = std::signal(SIGINT, on_interrupt);
-    const auto restore_handler = [&]() { std::signal(SIGINT, previous_handler); };
+    std::optional<InterruptGuard> interrupt_guard(std::in_place);
 
     for (std::int64_t step = info.step; step < s.max_iters; ++step) {
         if (interrupted) {
             progress.clear();
-            save_and_note(step);
-            restore_handler();
+            save(step);
             std::printf("interrupted at step %lld; saved %s (resume with: babygpt train --resume %s)\n",
                         static_cast<long long>(step), paths.model.c_str(), paths.model.c_str());
             return 130;
         }
-        if ((step % s.eval_interval == 0 || step == s.max_iters - 1) && step != info.evaluated_step) {
+        if (evaluates(step) && step != info.evaluated_step) {
             Generator eval_gen = evaluation_generator(s.seed, step);
             const double train_loss = estimate_loss(model, split.train, s, eval_gen);
             const double val_loss = estimate_loss(model, split.val, s, eval_gen);
@@ -237,20 +253,16 @@ int run_train(TrainRequest request) {
             std::printf("step %lld: train loss %.4f, val loss %.4f, speed: %.2f tokens/sec\n",
                         static_cast<long long>(step), train_loss, val_loss, speed);
             std::fflush(stdout);
-            if (!std::isfinite(train_loss) || !std::isfinite(val_loss)) {
-                restore_handler();
-                std::fprintf(stderr, "error: the loss became %s at step %lld; training stopped. %s Try a lower --learning-rate.\n",
-                             std::isnan(val_loss) || std::isnan(train_loss) ? "NaN" : "infinite", static_cast<long long>(step),
-                             saved_once ? ("The last good checkpoint is " + paths.model + ".").c_str() : "No checkpoint was written.");
-                return 3;
-            }
+            if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
+                return report_divergence("loss", std::isnan(val_loss) || std::isnan(train_loss), step, saved_once,
+                                         paths.model);
             info.train_loss = train_loss;
             info.val_loss = val_loss;
             info.evaluated_step = step;
             metrics.push_back({step, train_loss, val_loss, speed, elapsed_before + training_seconds});
             window_seconds = 0;
             window_steps = 0;
-            save_and_note(step);
+            save(step);
             write_text_file(paths.csv, metrics_csv(metrics));
             write_text_file(paths.svg, loss_plot_svg(metrics, "BabyGPT on " + std::filesystem::path(request.data_path).filename().string()));
         }
@@ -261,11 +273,7 @@ int run_train(TrainRequest request) {
         const float loss_value = loss.item();
         if (!std::isfinite(loss_value)) {
             progress.clear();
-            restore_handler();
-            std::fprintf(stderr, "error: the training loss became %s at step %lld; training stopped. %s Try a lower --learning-rate.\n",
-                         std::isnan(loss_value) ? "NaN" : "infinite", static_cast<long long>(step),
-                         saved_once ? ("The last good checkpoint is " + paths.model + ".").c_str() : "No checkpoint was written.");
-            return 3;
+            return report_divergence("training loss", std::isnan(loss_value), step, saved_once, paths.model);
         }
         optimizer.zero_grad();
         loss.backward();
@@ -276,11 +284,13 @@ int run_train(TrainRequest request) {
         ++window_steps;
         progress.update(step + 1, s.max_iters, loss_value,
                         window_seconds > 0 ? static_cast<double>(window_steps) * tokens_per_step / window_seconds : 0);
-        if (s.save_every > 0 && (step + 1) % s.save_every == 0 && step + 1 < s.max_iters) save_and_note(step + 1);
+        // A step that evaluates saves at its start anyway (and the last step's save follows the loop).
+        if (s.save_every > 0 && (step + 1) % s.save_every == 0 && step + 1 < s.max_iters && !evaluates(step + 1))
+            save(step + 1);
     }
     progress.clear();
-    save_and_note(s.max_iters);
-    restore_handler();
+    save(s.max_iters);
+    interrupt_guard.reset();  // Ctrl-C ends the sampling below as usual
     std::printf("saved %s (metrics: %s, plot: %s)\n", paths.model.c_str(), paths.csv.c_str(), paths.svg.c_str());
 
     if (request.sample_tokens > 0) {

@@ -1,16 +1,21 @@
 #pragma once
 // `babygpt train`: read a UTF-8 text, train BabyGPT on it with AdamW, evaluate, checkpoint, then sample.
 
-#include <set>
+#include <functional>
+#include <map>
 #include <string>
 
 #include "settings.hpp"
 
 namespace babygpt_cli {
 
+/// Copies one setting (the field of one option) from `from` to `to`.
+using SettingCopy = std::function<void(TrainSettings& to, const TrainSettings& from)>;
+
 struct TrainRequest {
     TrainSettings settings;             // preset plus every option given on the command line or in --config
-    std::set<std::string> explicit_options;  // names of the settings the user gave (they win over a checkpoint's)
+    // The settings the user gave (they win over a checkpoint's), by option name, each with how to copy it.
+    std::map<std::string, SettingCopy> explicit_options;
     std::string data_path;              // empty: the checkpoint's data (on resume) or the default corpus
     std::string out_path;               // empty: runs/<data name>.safetensors (or the resumed checkpoint)
     std::string resume_path;            // empty: a fresh run

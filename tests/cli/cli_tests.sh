@@ -264,6 +264,21 @@ test_resume_matches() {
     note "samples from both final checkpoints are identical"
 }
 
+# The largest --seed (2^64 - 1) round-trips through the checkpoint: info, sample and --resume read it back.
+test_max_seed() {
+    write_english en.txt
+    local max=18446744073709551615
+    run_ok max_seed train --data en.txt "${TINY[@]}" --max-iters 4 --eval-interval 2 --seed "$max" \
+        --out seed/model.safetensors
+    run_ok max_seed_info info --checkpoint seed/model.safetensors
+    grep -q "seed $max\$" max_seed_info.out || { show max_seed_info.out; fail "info does not show seed $max"; }
+    run_ok max_seed_sample sample --checkpoint seed/model.safetensors --prompt "the " --max-new-tokens 5
+    run_ok max_seed_resume train --resume seed/model.safetensors --seed "$max" --max-iters 6 --sample-tokens 0
+    run_ok max_seed_info2 info --checkpoint seed/model.safetensors
+    [ "$(info_field max_seed_info2.out step)" = 6 ] || { show max_seed_info2.out; fail "the resumed run did not save step 6"; }
+    note "--seed $max: info, sample and --resume (with the same --seed) read the checkpoint"
+}
+
 test_sample_reproducible() {
     write_english en.txt
     run_ok train train --data en.txt "${TINY[@]}" --max-iters 40 --eval-interval 20 --out run/model.safetensors

@@ -73,6 +73,7 @@ inline void append_utf8(std::string& out, char32_t cp) {
     }
 }
 
+/// Code points -> UTF-8 text.
 inline std::string encode_utf8(const std::vector<char32_t>& code_points) {
     std::string out;
     for (char32_t cp : code_points) append_utf8(out, cp);

@@ -3,6 +3,7 @@
 // as a safetensors file of its own (a sibling of the model file, so that the model file stays exactly
 // the reference state_dict that PyTorch loads with strict=True).
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -32,30 +33,49 @@ inline const std::string& metadata_field(const std::map<std::string, std::string
     return it->second;
 }
 
-inline std::int64_t parse_integer(const std::string& text, const std::string& key, const std::string& source) {
+/// `text` read by `parse`, called as parse(text, &characters_used) and throwing on failure as std::stoll
+/// and std::stod do. If it throws or leaves characters over, throws "<source>: metadata '<key>' = '<text>'
+/// is not <kind>".
+template <typename V, typename Parse>
+V parse_number(const std::string& text, const std::string& key, const std::string& source, Parse parse,
+               const char* kind) {
     std::size_t used = 0;
-    long long value = 0;
+    V value = 0;
     try {
-        value = std::stoll(text, &used);
+        value = parse(text, &used);
     } catch (const std::exception&) {
         used = 0;
     }
-    BABYGPT_CHECK(used == text.size() && !text.empty(), source, ": metadata '", key, "' = '", text,
-                  "' is not an integer");
+    BABYGPT_CHECK(used == text.size() && !text.empty(), source, ": metadata '", key, "' = '", text, "' is not ",
+                  kind);
     return value;
 }
 
+inline std::int64_t parse_integer(const std::string& text, const std::string& key, const std::string& source) {
+    return parse_number<std::int64_t>(
+        text, key, source, [](const std::string& t, std::size_t* used) { return std::stoll(t, used); },
+        "an integer");
+}
+
+/// As parse_integer, for the whole range of std::uint64_t; a minus sign is refused (std::stoull would
+/// wrap "-1" around to the largest value).
+inline std::uint64_t parse_unsigned(const std::string& text, const std::string& key, const std::string& source) {
+    return parse_number<std::uint64_t>(
+        text, key, source,
+        [](const std::string& t, std::size_t* used) {
+            if (t.find('-') != std::string::npos) {
+                *used = 0;
+                return 0ULL;
+            }
+            return std::stoull(t, used);
+        },
+        "a non-negative integer");
+}
+
 inline double parse_real(const std::string& text, const std::string& key, const std::string& source) {
-    std::size_t used = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    BABYGPT_CHECK(used == text.size() && !text.empty(), source, ": metadata '", key, "' = '", text,
-                  "' is not a number");
-    return value;
+    return parse_number<double>(
+        text, key, source, [](const std::string& t, std::size_t* used) { return std::stod(t, used); },
+        "a number");
 }
 
 }  // namespace detail

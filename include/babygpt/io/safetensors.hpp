@@ -179,16 +179,6 @@ To bit_cast(const From& from) {
     return to;
 }
 
-/// Reads element i of a buffer of `dtype` (F32, F64 or I64) as a U: float, double or std::int64_t.
-template <typename U>
-U read_element(DType dtype, const unsigned char* bytes, std::size_t i) {
-    switch (dtype) {
-        case DType::F32: return static_cast<U>(bit_cast<float>(load_le<std::uint32_t>(bytes + 4 * i)));
-        case DType::F64: return static_cast<U>(bit_cast<double>(load_le<std::uint64_t>(bytes + 8 * i)));
-        default: return static_cast<U>(bit_cast<std::int64_t>(load_le<std::uint64_t>(bytes + 8 * i)));
-    }
-}
-
 /// double -> float without the undefined behaviour of converting an out-of-range value: those become +-inf.
 inline float narrow_to_float(double value) {
     if (std::isfinite(value) && std::fabs(value) > static_cast<double>(std::numeric_limits<float>::max()))
@@ -196,11 +186,25 @@ inline float narrow_to_float(double value) {
     return static_cast<float>(value);
 }
 
+/// Reads element i of a buffer of `dtype` (F32, F64 or I64) as a U: float, double or std::int64_t. An F64
+/// too large for a float reads as +-inf.
+template <typename U>
+U read_element(DType dtype, const unsigned char* bytes, std::size_t i) {
+    switch (dtype) {
+        case DType::F32: return static_cast<U>(bit_cast<float>(load_le<std::uint32_t>(bytes + 4 * i)));
+        case DType::F64: {
+            const double value = bit_cast<double>(load_le<std::uint64_t>(bytes + 8 * i));
+            if constexpr (std::is_same_v<U, float>) return narrow_to_float(value);
+            else return static_cast<U>(value);
+        }
+        default: return static_cast<U>(bit_cast<std::int64_t>(load_le<std::uint64_t>(bytes + 8 * i)));
+    }
+}
+
 template <typename T>
 void write_element(T value, unsigned char* bytes, std::size_t i) {
     if constexpr (std::is_same_v<T, float>) store_le(bit_cast<std::uint32_t>(value), bytes + 4 * i);
-    else if constexpr (std::is_same_v<T, double>) store_le(bit_cast<std::uint64_t>(value), bytes + 8 * i);
-    else store_le(bit_cast<std::uint64_t>(value), bytes + 8 * i);
+    else store_le(bit_cast<std::uint64_t>(value), bytes + 8 * i);  // double or std::int64_t
 }
 
 // ---- sizes -------------------------------------------------------------------------------------------
@@ -520,14 +524,14 @@ inline std::string temporary_name(const std::string& path) {
     return path + ".tmp." + std::to_string(process_id()) + "." + std::to_string(counter++);
 }
 
-/// Writes all of `bytes` to the open file and syncs it to disk; on failure, returns why.
-inline std::optional<std::string> write_and_sync(int fd, const std::vector<unsigned char>& bytes) {
+/// Writes all `size` bytes at `bytes` to the open file and syncs it to disk; on failure, returns why.
+inline std::optional<std::string> write_and_sync(int fd, const unsigned char* bytes, std::size_t size) {
     std::size_t done = 0;
-    while (done < bytes.size()) {
-        const long n = write_some(fd, bytes.data() + done, bytes.size() - done);
+    while (done < size) {
+        const long n = write_some(fd, bytes + done, size - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0)
-            return "write failed after " + std::to_string(done) + " of " + std::to_string(bytes.size()) +
+            return "write failed after " + std::to_string(done) + " of " + std::to_string(size) +
                    " bytes: " + (n < 0 ? errno_text() : std::string("no progress"));
         done += static_cast<std::size_t>(n);
     }
@@ -535,17 +539,31 @@ inline std::optional<std::string> write_and_sync(int fd, const std::vector<unsig
     return std::nullopt;
 }
 
-/// Creates `file` (which must not exist), writes `bytes` and syncs them. On failure, removes the file
-/// again and returns why.
-inline std::optional<std::string> write_new_file(const std::string& file, const std::vector<unsigned char>& bytes) {
-    const int fd = open_exclusive(file);
-    if (fd < 0) return "cannot create " + quote_name(file) + ": " + errno_text();
-    std::optional<std::string> failure = write_and_sync(fd, bytes);
+/// Why write_file_atomically() failed.
+struct WriteFailure {
+    std::string reason;  // for the caller's message
+    bool created;        // false: the temporary file could not even be created (directory missing or read-only)
+};
+
+/// Writes `size` bytes at `bytes` to `path` atomically: into a new temporary file next to it (see
+/// temporary_name), synced to disk, then renamed over `path`, and the rename synced as far as the file
+/// system allows. On failure the temporary is removed, `path` is left as it was, and the result says why.
+inline std::optional<WriteFailure> write_file_atomically(const std::string& path, const unsigned char* bytes,
+                                                         std::size_t size) {
+    const std::string temporary = temporary_name(path);
+    const int fd = open_exclusive(temporary);
+    if (fd < 0) return WriteFailure{"cannot create " + quote_name(temporary) + ": " + errno_text(), false};
+    std::optional<std::string> failure = write_and_sync(fd, bytes, size);
     if (!close_file(fd) && !failure) failure = "close failed: " + errno_text();
     if (failure) {
-        std::remove(file.c_str());
-        return *failure + " (writing " + quote_name(file) + ")";
+        std::remove(temporary.c_str());
+        return WriteFailure{*failure + " (writing " + quote_name(temporary) + ")", true};
     }
+    if (const auto rename_failure = replace_file(temporary, path)) {
+        std::remove(temporary.c_str());
+        return WriteFailure{"cannot rename " + quote_name(temporary) + " over it: " + *rename_failure, true};
+    }
+    sync_directory_of(path);
     return std::nullopt;
 }
 
@@ -608,17 +626,9 @@ inline std::vector<unsigned char> serialize(const Contents& contents) {
 /// names the path.
 inline void save(const std::string& path, const Contents& contents) {
     const std::vector<unsigned char> bytes = serialize(contents);
-    const std::string temporary = detail::temporary_name(path);
-    std::optional<std::string> failure = detail::write_new_file(temporary, bytes);
-    if (!failure) {
-        if (const auto rename_failure = detail::replace_file(temporary, path)) {
-            std::remove(temporary.c_str());
-            failure = "cannot rename " + detail::quote_name(temporary) + " over it: " + *rename_failure;
-        }
-    }
-    BABYGPT_CHECK(!failure, "safetensors::save: cannot write ", detail::quote_name(path), " (", *failure,
+    const auto failure = detail::write_file_atomically(path, bytes.data(), bytes.size());
+    BABYGPT_CHECK(!failure, "safetensors::save: cannot write ", detail::quote_name(path), " (", failure->reason,
                   "); the existing file, if any, is unchanged");
-    detail::sync_directory_of(path);
 }
 
 // ---- tensors -----------------------------------------------------------------------------------------
@@ -655,13 +665,6 @@ Tensor<T> to_tensor(const Entry& entry, const std::string& name) {
     T* out = tensor.data();
     const unsigned char* in = entry.data.data();
     const auto n = static_cast<std::size_t>(tensor.numel());
-    if constexpr (std::is_same_v<T, float>) {
-        if (entry.dtype == DType::F64) {
-            for (std::size_t i = 0; i < n; ++i)
-                out[i] = detail::narrow_to_float(detail::read_element<double>(entry.dtype, in, i));
-            return tensor;
-        }
-    }
     for (std::size_t i = 0; i < n; ++i) out[i] = detail::read_element<T>(entry.dtype, in, i);
     return tensor;
 }
