@@ -39,6 +39,7 @@ struct Options {
     std::int64_t generate = 500;
     std::int64_t batch_size = 0, block_size = 0;  // 0: the preset's
     std::uint64_t seed = 42;
+    bool per_op = false;  // --per-op 1: also list each op's forward and backward time per step
 };
 
 Options parse(int argc, char** argv) {
@@ -56,9 +57,10 @@ Options parse(int argc, char** argv) {
         else if (flag == "--batch-size") o.batch_size = std::atoll(value);
         else if (flag == "--block-size") o.block_size = std::atoll(value);
         else if (flag == "--seed") o.seed = std::strtoull(value, nullptr, 10);
+        else if (flag == "--per-op") o.per_op = std::atoi(value) != 0;
         else detail::throw_error("unknown option ", flag,
                                  "; options: --data --preset --threads --steps --warmup --generate --batch-size "
-                                 "--block-size --seed");
+                                 "--block-size --seed --per-op");
     }
     BABYGPT_CHECK(!o.data.empty(), "--data FILE is required");
     BABYGPT_CHECK(o.preset == "v9" || o.preset == "v11", "unknown preset '", o.preset, "'; choose v9 or v11");
@@ -202,6 +204,16 @@ int main(int argc, char** argv) try {
                 100 * backward_s / total_s, 100 * optimizer_s / total_s);
     std::printf("  by op family (forward + backward):\n");
     for (const auto& [name, s] : families) std::printf("    %-24s %6.1f%%\n", name.c_str(), 100 * s / total_s);
+    if (o.per_op) {
+        std::printf("  by op, microseconds per step (forward / backward):\n");
+        std::map<std::string, std::pair<double, double>> ops;
+        for (const auto& [op, s] : profiler::totals().forward) ops[op].first = s;
+        for (const auto& [op, s] : profiler::totals().backward) ops[op].second = s;
+        const double per_step = 1e6 / static_cast<double>(steps);
+        for (const auto& [op, fb] : ops)
+            std::printf("    %-24s %8.1f / %8.1f\n", op.c_str(), fb.first * per_step, fb.second * per_step);
+        std::printf("    %-24s %8.1f\n", "optimizer", optimizer_s * per_step);
+    }
     std::printf("  model %.1f GFLOP/s vs a plain GEMM %.1f GFLOP/s: utilisation %.0f%%\n", model_gflops,
                 gemm_gflops, 100 * model_gflops / gemm_gflops);
     std::printf("  peak RSS %.0f MB\n", rss_mb);

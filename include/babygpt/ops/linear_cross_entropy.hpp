@@ -5,7 +5,7 @@
 // vocabulary (6,000+ for Chinese text). Done as two ops, the logits are written, read by the softmax,
 // the probabilities written and read again by backward, which writes the logits' gradient that two
 // GEMMs then read: about eight passes over N*V floats, each too big for the cache. Here the rows go in
-// blocks small enough to stay in L2: a block's logits are computed, turned into softmax and then, in
+// blocks: a block's logits are computed, turned into softmax and then, in
 // place, into the gradient of the mean loss with respect to those logits,
 //   D_i = (softmax(x_i W^T + b) - onehot(t_i)) / N,
 // all while the block is hot. D (N, V) is the only wide buffer. Backward, for an upstream gradient g:
@@ -26,10 +26,13 @@ namespace babygpt {
 
 namespace detail {
 
-/// Rows per block: about 256 KB of logits (at least 32 rows, for the GEMM's sake), so a block stays in L2 between the GEMM and the softmax.
+/// Rows per block: about 256 KB of logits, so that a block stays in cache between the GEMM and the
+/// softmax, but at least 128 rows: each block's GEMM packs all of W (V, C) again, and with a wide
+/// vocabulary that costs more than the cache saves (V = 6100, C = 32: 32-row blocks took 19% longer
+/// than 128-row blocks with OpenBLAS).
 inline std::int64_t cross_entropy_block_rows(std::int64_t N, std::int64_t V, std::size_t element_size) {
     const std::int64_t rows = static_cast<std::int64_t>(262144 / (static_cast<std::size_t>(V) * element_size));
-    return std::clamp<std::int64_t>(rows, 32, std::max<std::int64_t>(N, 1));
+    return std::max<std::int64_t>(std::min(std::max<std::int64_t>(rows, 128), N), 1);
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 //   p  -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // Parameters without a gradient are skipped (and their step does not advance), as in PyTorch.
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -67,14 +68,8 @@ public:
             const T bias_correction2 = T(1) - static_cast<T>(std::pow(options.beta2, static_cast<double>(t)));
             const T step_size = lr / bias_correction1;
             const T sqrt_bc2 = std::sqrt(bias_correction2);
-            auto w = p.array();
-            auto g = grad.array();
-            auto m = state_.exp_avg[i].array();
-            auto v = state_.exp_avg_sq[i].array();
-            w *= decay;
-            m = b1 * m + (T(1) - b1) * g;
-            v = b2 * v + (T(1) - b2) * g.square();
-            w -= step_size * m / (v.sqrt() / sqrt_bc2 + eps);
+            update(p.data(), grad.data(), state_.exp_avg[i].data(), state_.exp_avg_sq[i].data(), p.numel(), decay,
+                   b1, b2, step_size, sqrt_bc2, eps);
         }
     }
 
@@ -96,6 +91,26 @@ public:
     AdamWOptions options;
 
 private:
+    /// One pass over w, g, m and v, in chunks that stay in L1 (the update is memory-bound: as four
+    /// whole-array statements it read and wrote the arrays four times). Every element is updated on its
+    /// own, so the split across threads does not change the result.
+    static void update(T* w, const T* g, T* m, T* v, std::int64_t n, T decay, T b1, T b2, T step_size, T sqrt_bc2,
+                       T eps) {
+        using Chunk = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+        using ConstChunk = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+        constexpr std::int64_t chunk = 1024;
+        const std::int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (std::int64_t c = 0; c < chunks; ++c) {
+            const std::int64_t j = c * chunk, len = std::min(chunk, n - j);
+            const ConstChunk gc(g + j, len);
+            Chunk wc(w + j, len), mc(m + j, len), vc(v + j, len);
+            mc = b1 * mc + (T(1) - b1) * gc;
+            vc = b2 * vc + (T(1) - b2) * gc.square();
+            wc = wc * decay - step_size * mc / (vc.sqrt() / sqrt_bc2 + eps);
+        }
+    }
+
     std::vector<Tensor<T>> params_;
     AdamWState<T> state_;
 };
