@@ -65,10 +65,19 @@ TEST_CASE("ops::linear_cross_entropy: equals cross_entropy(linear(...)) in value
     check_matches_composition({5, 3}, 4, true);
     check_matches_composition({2, 3, 4}, 6, true);
     check_matches_composition({2, 3, 4}, 6, false);
-    // V large enough for several row blocks, the last one partial: 262144 / (1500 * 8) = 21 -> 32 rows,
-    // so 70 rows are blocks of 32, 32 and 6.
-    check_matches_composition({7, 10, 5}, 1500, true);
-    check_matches_composition({70, 5}, 1500, false);
+    // Several row blocks, the last one partial: 262144 / (1500 * 8) = 21 -> at least 128 rows, so 280
+    // rows are blocks of 128, 128 and 24.
+    check_matches_composition({7, 40, 5}, 1500, true);
+    check_matches_composition({280, 5}, 1500, false);
+}
+
+TEST_CASE("ops::linear_cross_entropy: widths of 1, 2 and 4 SIMD packets (the narrow kernels) equal the composition") {
+    const std::int64_t P = detail::kPacketSize<double>;
+    // Row counts and vocabularies that leave partial register tiles; 150 rows are two blocks.
+    check_matches_composition({3, 50, P}, 1500, true);
+    check_matches_composition({21, 2 * P}, 37, true);
+    check_matches_composition({150, 4 * P}, 300, false);
+    CHECK(detail::narrow_product_fits<double>(P) == (P > 1));
 }
 
 TEST_CASE("ops::linear_cross_entropy: gradcheck, one block and several") {
@@ -77,10 +86,15 @@ TEST_CASE("ops::linear_cross_entropy: gradcheck, one block and several") {
                     {param({2, 3, 4}, 4), param({5, 4}, 5), param({5}, 6)});
     check_gradcheck([t](const std::vector<Tensord>& in) { return linear_cross_entropy(in[0], in[1], Tensord(), t); },
                     {param({2, 3, 4}, 7), param({5, 4}, 8)});
-    // 40 rows with V = 1100: blocks of 32 and 8 rows.
-    const IndexTensor t40 = spread_targets({40}, 1100);
-    check_gradcheck([t40](const std::vector<Tensord>& in) { return linear_cross_entropy(in[0], in[1], in[2], t40); },
-                    {param({40, 2}, 9), param({1100, 2}, 10), param({1100}, 11)});
+    // 140 rows with V = 300: blocks of 128 and 12 rows.
+    const IndexTensor t140 = spread_targets({140}, 300);
+    check_gradcheck([t140](const std::vector<Tensord>& in) { return linear_cross_entropy(in[0], in[1], in[2], t140); },
+                    {param({140, 2}, 9), param({300, 2}, 10), param({300}, 11)});
+    // A width of one SIMD packet: the narrow kernels, with partial tiles of rows and of classes.
+    const std::int64_t P = detail::kPacketSize<double>;
+    const IndexTensor t13 = spread_targets({13}, 45);
+    check_gradcheck([t13](const std::vector<Tensord>& in) { return linear_cross_entropy(in[0], in[1], in[2], t13); },
+                    {param({13, P}, 18), param({45, P}, 19), param({45}, 20)});
 }
 
 TEST_CASE("ops::linear_cross_entropy: accumulates into existing gradients and scales by the upstream gradient") {

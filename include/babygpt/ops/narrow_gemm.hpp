@@ -1,0 +1,188 @@
+#pragma once
+// Matrix products with one narrow side: the language-model head, where one dimension is the embedding
+// width C (32 in the v9 model) and another the vocabulary V (6,100 for the Chinese corpus):
+//   narrow_times_wide:     out (M, V) = X (M, C) Bt (C, V) + bias     logits = x W^T + b, Bt = W^T
+//   rows_times_narrow:     out (M, C) = A (M, K) B (K, C)             dx = D W
+//   columns_times_narrow:  out (K, C) = A (M, K)^T X (M, C)           dW = D^T x
+// A general GEMM first copies ("packs") both operands into its own layout; with a narrow side, packing
+// the wide operand is a large part of the work. These kernels skip it: each keeps a tile of R rows x C
+// columns of the result in SIMD registers (Eigen's packets) while its loop runs along the long dimension,
+// reading the operands where they lie (narrow_tile). Measured for V = 6100, C = 32, N = 256 on one
+// AVX-512 core: dx 538 -> 404 us and dW 563 -> 392 us against OpenBLAS, logits 522 -> 424 us.
+//
+// Every element of the result is one dot product, summed in index order by one thread, so the result
+// does not depend on the thread count. The kernels serve C of 1, 2 or 4 packets (narrow_product_fits);
+// the callers use a general GEMM otherwise.
+
+#include <algorithm>
+#include <cstdint>
+
+#include <Eigen/Core>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace babygpt::detail {
+
+template <typename T>
+using Packet = typename Eigen::internal::packet_traits<T>::type;
+template <typename T>
+inline constexpr int kPacketSize = Eigen::internal::packet_traits<T>::size;
+
+/// Whether the narrow kernels serve C columns: exactly 1, 2 or 4 SIMD packets.
+template <typename T>
+constexpr bool narrow_product_fits(std::int64_t C) {
+    const std::int64_t P = kPacketSize<T>;
+    return P > 1 && C > 0 && C % P == 0 && (C / P == 1 || C / P == 2 || C / P == 4);
+}
+
+/// Calls f(std::integral_constant<int, CP>()) for CP = C / packet size in {1, 2, 4}.
+template <typename T, typename F>
+void with_packets_per_row(std::int64_t C, F&& f) {
+    switch (C / kPacketSize<T>) {
+        case 1: return f(std::integral_constant<int, 1>());
+        case 2: return f(std::integral_constant<int, 2>());
+        default: return f(std::integral_constant<int, 4>());
+    }
+}
+
+/// Rows per register tile: 16 accumulators in all (AVX-512 has 32 registers, AVX2 16).
+template <int CP>
+inline constexpr int kTileRows = 16 / CP;
+
+/// The register tile the three products share. For r < R, with b_s the CP packets at b + s * b_step:
+///   out row r  = alpha * (init + sum over s < steps of a[r * a_row + s * a_step] * b_s)
+/// (or += that when `accumulate`); init is CP packets, or zero when null; out's rows are ld_out apart.
+/// Each step is CP packet loads, R broadcasts and R * CP fused multiply-adds.
+template <int R, int CP, typename T>
+void narrow_tile(const T* a, std::int64_t a_row, std::int64_t a_step, const T* b, std::int64_t b_step,
+                 std::int64_t steps, const T* init, T* out, std::int64_t ld_out, bool accumulate, T alpha) {
+    using Eigen::internal::padd, Eigen::internal::pmadd, Eigen::internal::pmul, Eigen::internal::ploadu,
+        Eigen::internal::pset1, Eigen::internal::pstoreu;
+    constexpr int P = kPacketSize<T>;
+    Packet<T> acc[R][CP];
+    for (int c = 0; c < CP; ++c) {
+        const Packet<T> start = init ? ploadu<Packet<T>>(init + c * P) : pset1<Packet<T>>(T(0));
+        for (int r = 0; r < R; ++r) acc[r][c] = start;
+    }
+    for (std::int64_t s = 0; s < steps; ++s) {
+        Packet<T> b_packets[CP];
+        for (int c = 0; c < CP; ++c) b_packets[c] = ploadu<Packet<T>>(b + s * b_step + c * P);
+        for (int r = 0; r < R; ++r) {
+            const Packet<T> a_broadcast = pset1<Packet<T>>(a[r * a_row + s * a_step]);
+            for (int c = 0; c < CP; ++c) acc[r][c] = pmadd(a_broadcast, b_packets[c], acc[r][c]);
+        }
+    }
+    if (alpha != T(1)) {
+        const Packet<T> scale = pset1<Packet<T>>(alpha);
+        for (auto& row : acc)
+            for (auto& packet : row) packet = pmul(scale, packet);
+    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < CP; ++c) {
+            T* dst = out + r * ld_out + c * P;
+            if (accumulate) pstoreu(dst, padd(ploadu<Packet<T>>(dst), acc[r][c]));
+            else pstoreu(dst, acc[r][c]);
+        }
+}
+
+/// Runs tile(std::integral_constant<int, R>(), first_row) over `rows` rows of a result: full tiles of
+/// kTileRows<CP> rows, split over the OpenMP threads when there is enough work (and no parallel region
+/// around), then the leftover rows one at a time.
+template <int CP, typename Tile>
+void for_row_tiles(std::int64_t rows, std::int64_t work, Tile&& tile) {
+    constexpr int R = kTileRows<CP>;
+    const std::int64_t tiles = rows / R;
+    auto run = [&](std::int64_t t0, std::int64_t t1) {
+        for (std::int64_t t = t0; t < t1; ++t) tile(std::integral_constant<int, R>(), t * R);
+    };
+#ifdef _OPENMP
+    if (!omp_in_parallel() && omp_get_max_threads() > 1 && work >= (std::int64_t(1) << 18) && tiles > 1) {
+#pragma omp parallel
+        {
+            const std::int64_t parts = omp_get_num_threads(), p = omp_get_thread_num();
+            run(tiles * p / parts, tiles * (p + 1) / parts);
+        }
+    } else {
+        run(0, tiles);
+    }
+#else
+    run(0, tiles);
+#endif
+    for (std::int64_t i = tiles * R; i < rows; ++i) tile(std::integral_constant<int, 1>(), i);
+}
+
+/// out (M, C) = alpha * A (M, K) B (K, C), or += when `accumulate`. A's rows are lda apart; B and out
+/// are dense (rows C apart).
+template <typename T>
+void rows_times_narrow(const T* A, std::int64_t lda, const T* B, std::int64_t M, std::int64_t K, std::int64_t C,
+                       T* out, bool accumulate, T alpha = 1) {
+    with_packets_per_row<T>(C, [&](auto packets) {
+        constexpr int CP = decltype(packets)::value;
+        for_row_tiles<CP>(M, M * K * C, [&](auto rows, std::int64_t i) {  // rows i .. i + R - 1 of out
+            narrow_tile<decltype(rows)::value, CP>(A + i * lda, lda, 1, B, C, K, static_cast<const T*>(nullptr),
+                                                   out + i * C, C, accumulate, alpha);
+        });
+    });
+}
+
+/// out (K, C) = alpha * A (M, K)^T X (M, C), or += when `accumulate`: row k of out sums A[m][k] x_m over
+/// m. A's rows are lda apart; X and out are dense.
+template <typename T>
+void columns_times_narrow(const T* A, std::int64_t lda, const T* X, std::int64_t M, std::int64_t K, std::int64_t C,
+                          T* out, bool accumulate, T alpha = 1) {
+    with_packets_per_row<T>(C, [&](auto packets) {
+        constexpr int CP = decltype(packets)::value;
+        for_row_tiles<CP>(K, M * K * C, [&](auto rows, std::int64_t k) {  // rows k .. k + R - 1 of out
+            narrow_tile<decltype(rows)::value, CP>(A + k, 1, lda, X, C, M, static_cast<const T*>(nullptr),
+                                                   out + k * C, C, accumulate, alpha);
+        });
+    });
+}
+
+/// out (C, ld_out) = B^T for B (K, C) dense, zeros in columns K .. ld_out - 1: the layout narrow_times_wide
+/// reads. In blocks of 16 rows of B, so that the reads stay in L1 while the writes run along out's rows.
+template <typename T>
+void transpose_padded(const T* B, std::int64_t K, std::int64_t C, T* out, std::int64_t ld_out) {
+    constexpr std::int64_t block = 16;
+    const std::int64_t full = K / block * block;
+    for (std::int64_t k0 = 0; k0 < full; k0 += block)
+        for (std::int64_t c = 0; c < C; ++c)
+            for (std::int64_t k = 0; k < block; ++k) out[c * ld_out + k0 + k] = B[(k0 + k) * C + c];
+    for (std::int64_t c = 0; c < C; ++c) {
+        for (std::int64_t k = full; k < K; ++k) out[c * ld_out + k] = B[k * C + c];
+        std::fill(out + c * ld_out + K, out + (c + 1) * ld_out, T(0));
+    }
+}
+
+/// Columns per tile of narrow_times_wide: two packets.
+template <typename T>
+inline constexpr int kWideTileColumns = 2 * kPacketSize<T>;
+
+/// out (M, V) = X (M, C) Bt (C, V) + bias, single-threaded (callers split M). X is dense (rows C apart),
+/// out's rows are ld_out apart. Bt's rows are ldb apart and ldb is V rounded up to kWideTileColumns,
+/// with zeros in the padding; bias, if not null, is padded the same way. Any C.
+template <typename T>
+void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* Bt, std::int64_t ldb, std::int64_t V,
+                       const T* bias, T* out, std::int64_t ld_out) {
+    constexpr int VP = 2, W = kWideTileColumns<T>, R = kTileRows<VP>;
+    // Column tiles outermost: the tile's (C, W) panel of Bt stays in L1 while every row passes.
+    for (std::int64_t v0 = 0; v0 < V; v0 += W) {
+        const std::int64_t width = std::min<std::int64_t>(W, V - v0);
+        const T* init = bias ? bias + v0 : nullptr;
+        auto tile = [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1, columns v0 .. v0 + W - 1
+            constexpr int RR = decltype(rows)::value;
+            if (width == W) return narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, out + i * ld_out + v0,
+                                                       ld_out, false, T(1));
+            T scratch[RR][W];  // the last, partial column tile
+            narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, &scratch[0][0], W, false, T(1));
+            for (int r = 0; r < RR; ++r) std::copy_n(scratch[r], width, out + (i + r) * ld_out + v0);
+        };
+        const std::int64_t full_rows = M / R * R;
+        for (std::int64_t i = 0; i < full_rows; i += R) tile(std::integral_constant<int, R>(), i);
+        for (std::int64_t i = full_rows; i < M; ++i) tile(std::integral_constant<int, 1>(), i);
+    }
+}
+
+}  // namespace babygpt::detail
