@@ -101,10 +101,20 @@ void head_forward_loops(const T* Q, const T* K, const T* V, std::int64_t ld, std
         const T inv = T(1) / sum;
         for (std::int64_t j = 0; j <= i; ++j) p[j] *= inv;
         T* o = O + i * ld_out;
-        std::fill_n(o, hs, T(0));
-        for (std::int64_t j = 0; j <= i; ++j) {
-            const T w = p[j] * drop(i, j);
-            if (w != T(0)) add_scaled<HS>(o, w, V + j * ld, hs);
+        if constexpr (HS > 0) {  // the running sum in registers, not a store and a reload per term
+            T acc[HS] = {};
+            for (std::int64_t j = 0; j <= i; ++j) {
+                const T w = p[j] * drop(i, j);
+                const T* v = V + j * ld;
+                for (int k = 0; k < HS; ++k) acc[k] += w * v[k];
+            }
+            std::copy_n(acc, HS, o);
+        } else {
+            std::fill_n(o, hs, T(0));
+            for (std::int64_t j = 0; j <= i; ++j) {
+                const T w = p[j] * drop(i, j);
+                if (w != T(0)) add_scaled<HS>(o, w, V + j * ld, hs);
+            }
         }
     }
 }
@@ -127,11 +137,24 @@ void head_backward_loops(const T* Q, const T* K, const T* V, T* dQ, T* dK, T* dV
             if (p[j] * f != T(0)) add_scaled<HS>(dV + j * ld, p[j] * f, g, hs);  // dV += P'^T G
             row_dot += dp[j] * p[j];
         }
-        for (std::int64_t j = 0; j <= i; ++j) {
-            const T ds = p[j] * (dp[j] - row_dot) * scale;  // softmax backward, then the scale
-            if (ds == T(0)) continue;
-            add_scaled<HS>(dQ + i * ld, ds, K + j * ld, hs);  // dQ = dS K
-            add_scaled<HS>(dK + j * ld, ds, Q + i * ld, hs);  // dK = dS^T Q
+        if constexpr (HS > 0) {  // row i of dQ summed in registers (see head_forward_loops)
+            T dq[HS];
+            std::copy_n(dQ + i * ld, HS, dq);
+            for (std::int64_t j = 0; j <= i; ++j) {
+                const T ds = p[j] * (dp[j] - row_dot) * scale;  // softmax backward, then the scale
+                const T* k_row = K + j * ld;
+#pragma omp simd
+                for (int k = 0; k < HS; ++k) dq[k] += ds * k_row[k];  // dQ = dS K
+                add_scaled<HS>(dK + j * ld, ds, Q + i * ld, hs);      // dK = dS^T Q
+            }
+            std::copy_n(dq, HS, dQ + i * ld);
+        } else {
+            for (std::int64_t j = 0; j <= i; ++j) {
+                const T ds = p[j] * (dp[j] - row_dot) * scale;
+                if (ds == T(0)) continue;
+                add_scaled<HS>(dQ + i * ld, ds, K + j * ld, hs);
+                add_scaled<HS>(dK + j * ld, ds, Q + i * ld, hs);
+            }
         }
     }
 }
