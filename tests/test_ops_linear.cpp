@@ -101,6 +101,25 @@ TEST_CASE("ops::linear: gradcheck without bias, and with only some inputs requir
     require_gradcheck([&](const std::vector<Tensord>& in) { return linear(x_const, in[0], in[1]); }, {W, b});
 }
 
+TEST_CASE("ops::linear: widths of 1, 2 and 4 SIMD packets (the narrow kernels): values against Eigen, gradcheck") {
+    const std::int64_t P = detail::kPacketSize<double>;
+    Generator gen(4);
+    // (in, out): a narrow output (forward), a narrow input (dx and dW), both, and neither.
+    for (const auto& [in, out] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+             {3, P}, {2 * P, 5}, {4 * P, 2 * P}, {3 * P + 1, 3}}) {
+        CAPTURE(in);
+        CAPTURE(out);
+        Tensord x = Tensord::randn({2, 11, in}, gen).requires_grad_();  // 22 rows: partial register tiles
+        Tensord W = Tensord::randn({out, in}, gen).requires_grad_();
+        Tensord b = Tensord::randn({out}, gen).requires_grad_();
+        const Tensord y = linear(x, W, b);
+        Eigen::MatrixXd expected = x.matrix(22, in) * W.matrix().transpose();
+        expected.rowwise() += b.matrix(1, out).row(0);
+        CHECK((y.matrix(22, out) - expected).cwiseAbs().maxCoeff() < 1e-12);
+        require_gradcheck([](const std::vector<Tensord>& t) { return linear(t[0], t[1], t[2]); }, {x, W, b});
+    }
+}
+
 TEST_CASE("ops::linear: shape errors throw") {
     const Tensord x = Tensord::zeros({2, 3});
     CHECK_THROWS_AS(linear(x, Tensord::zeros({4, 5})), Error);            // in_features mismatch

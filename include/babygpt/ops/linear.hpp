@@ -7,11 +7,14 @@
 //   dx = g W          (N, out) @ (out, in)
 //   dW += g^T x       (out, N) @ (N, in)
 //   db += sum over rows of g
+// When a product's result is only a few SIMD registers wide (out or in features of 1, 2 or 4 packets, as
+// in the v9 model), it goes through the narrow kernels of narrow_gemm.hpp instead of a general GEMM.
 
 #include <vector>
 
 #include "babygpt/autograd.hpp"
 #include "babygpt/ops/gemm.hpp"
+#include "babygpt/ops/narrow_gemm.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -33,18 +36,27 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     Tensor<T> y = Tensor<T>::empty(shape);
     auto Y = y.matrix(N, out_features);
     if (bias.defined()) Y.rowwise() = bias.matrix(1, out_features).row(0);
-    detail::gemm_rows(Y, x.matrix(N, in), weight.matrix().transpose(), bias.defined());
+    if (detail::narrow_product_fits<T>(out_features)) {  // y += x W^T with W^T (in, out) as the narrow side
+        Tensor<T> weight_t = Tensor<T>::empty({in, out_features});
+        detail::transpose_padded(weight.data(), out_features, in, weight_t.data(), out_features);
+        detail::rows_times_narrow(x.data(), in, weight_t.data(), N, in, out_features, y.data(), bias.defined());
+    } else {
+        detail::gemm_rows(Y, x.matrix(N, in), weight.matrix().transpose(), bias.defined());
+    }
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
     record(y, "linear", inputs, [x, weight, bias, N, in, out_features](const Tensor<T>& g) {
         auto G = g.matrix(N, out_features);
+        const bool narrow = detail::narrow_product_fits<T>(in);  // dx and dW are (.., in): narrow kernels
         if (x.requires_grad()) {
             auto [dx, accumulate] = x.grad_target(N, in);
-            detail::gemm_rows(dx, G, weight.matrix(), accumulate);
+            if (narrow) detail::rows_times_narrow(g.data(), out_features, weight.data(), N, out_features, in, dx.data(), accumulate);
+            else detail::gemm_rows(dx, G, weight.matrix(), accumulate);
         }
         if (weight.requires_grad()) {
             auto [dw, accumulate] = weight.grad_target(out_features, in);
-            detail::gemm_rows(dw, G.transpose(), x.matrix(N, in), accumulate);
+            if (narrow) detail::columns_times_narrow(g.data(), out_features, x.data(), N, out_features, in, dw.data(), accumulate);
+            else detail::gemm_rows(dw, G.transpose(), x.matrix(N, in), accumulate);
         }
         if (bias.defined() && bias.requires_grad()) bias.add_to_grad(1, out_features, G.colwise().sum());
     });
