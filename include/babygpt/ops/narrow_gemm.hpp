@@ -142,16 +142,26 @@ void columns_times_narrow(const T* A, std::int64_t lda, const T* X, std::int64_t
 }
 
 /// out (C, ld_out) = B^T for B (K, C) dense, zeros in columns K .. ld_out - 1: the layout narrow_times_wide
-/// reads. In blocks of 16 rows of B, so that the reads stay in L1 while the writes run along out's rows.
+/// reads. When C is a multiple of the packet size P, in (P, P) blocks transposed in registers (Eigen's
+/// ptranspose); the rows left over, and other C, element by element.
 template <typename T>
 void transpose_padded(const T* B, std::int64_t K, std::int64_t C, T* out, std::int64_t ld_out) {
-    constexpr std::int64_t block = 16;
-    const std::int64_t full = K / block * block;
-    for (std::int64_t k0 = 0; k0 < full; k0 += block)
-        for (std::int64_t c = 0; c < C; ++c)
-            for (std::int64_t k = 0; k < block; ++k) out[c * ld_out + k0 + k] = B[(k0 + k) * C + c];
+    constexpr int P = kPacketSize<T>;
+    std::int64_t done = 0;  // rows of B transposed so far
+    if constexpr (P > 1) {
+        if (C % P == 0) {
+            using Block = Eigen::internal::PacketBlock<Packet<T>, P>;
+            for (; done + P <= K; done += P)
+                for (std::int64_t c0 = 0; c0 < C; c0 += P) {
+                    Block block;
+                    for (int i = 0; i < P; ++i) block.packet[i] = Eigen::internal::ploadu<Packet<T>>(B + (done + i) * C + c0);
+                    Eigen::internal::ptranspose(block);
+                    for (int i = 0; i < P; ++i) Eigen::internal::pstoreu(out + (c0 + i) * ld_out + done, block.packet[i]);
+                }
+        }
+    }
     for (std::int64_t c = 0; c < C; ++c) {
-        for (std::int64_t k = full; k < K; ++k) out[c * ld_out + k] = B[k * C + c];
+        for (std::int64_t k = done; k < K; ++k) out[c * ld_out + k] = B[k * C + c];
         std::fill(out + c * ld_out + K, out + (c + 1) * ld_out, T(0));
     }
 }
