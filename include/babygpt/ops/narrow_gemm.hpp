@@ -150,7 +150,14 @@ void transpose_padded(const T* B, std::int64_t K, std::int64_t C, T* out, std::i
     std::int64_t done = 0;  // rows of B transposed so far
     if constexpr (P > 1) {
         if (C % P == 0) {
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // a SIMD type as a template argument, as Eigen does
+#endif
             using Block = Eigen::internal::PacketBlock<Packet<T>, P>;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
             for (; done + P <= K; done += P)
                 for (std::int64_t c0 = 0; c0 < C; c0 += P) {
                     Block block;
