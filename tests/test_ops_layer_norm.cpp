@@ -100,6 +100,23 @@ TEST_CASE("ops::layer_norm: gradcheck input weight and bias") {
                     {param({2, 2, 2, 3}, 7), param({3}, 8), param({3}, 9)});
 }
 
+TEST_CASE("ops::layer_norm: the fixed-width rows (C = 32, 384) equal the formula; gradcheck at C = 32") {
+    for (const std::int64_t C : {32, 384}) {
+        CAPTURE(C);
+        const Tensord x = shifted_param({3, C}, 10, 0.5, 2.0), w = shifted_param({C}, 11, 1.0, 0.5), b = param({C}, 12);
+        const Tensord y = layer_norm(x, w, b);
+        for (std::int64_t r = 0; r < 3; ++r) {
+            double mean = 0, var = 0;
+            for (std::int64_t c = 0; c < C; ++c) mean += x(r, c) / static_cast<double>(C);
+            for (std::int64_t c = 0; c < C; ++c) var += (x(r, c) - mean) * (x(r, c) - mean) / static_cast<double>(C);
+            for (std::int64_t c = 0; c < C; ++c)
+                CHECK(y(r, c) == doctest::Approx((x(r, c) - mean) / std::sqrt(var + 1e-5) * w(c) + b(c)).epsilon(1e-12));
+        }
+    }
+    check_gradcheck([](const std::vector<Tensord>& in) { return layer_norm(in[0], in[1], in[2]); },
+                    {shifted_param({3, 32}, 13, 0.5, 2.0), shifted_param({32}, 14, 1.0, 0.5), param({32}, 15)});
+}
+
 TEST_CASE("ops::layer_norm: gradcheck when only some inputs require grad") {
     const Tensord w = Tensord::from_data({4}, {0.5, 1.0, 1.5, -2.0});
     const Tensord b = Tensord::from_data({4}, {0.1, -0.2, 0.3, 0.0});
