@@ -91,13 +91,12 @@ void check_narrow_times_wide() {
                 CAPTURE(M);
                 CAPTURE(V);
                 const Matrix<T> X = random_matrix<T>(M, C, rng), B = random_matrix<T>(V, C, rng);
-                const std::int64_t padded = (V + W - 1) / W * W;
+                const std::int64_t padded = babygpt::detail::padded_columns<T>(V);
                 Matrix<T> Bt = random_matrix<T>(C, padded, rng);  // garbage the transpose must overwrite
                 babygpt::detail::transpose_padded(B.data(), V, C, Bt.data(), padded);
                 CHECK(Bt.leftCols(V) == B.transpose());
                 CHECK(Bt.rightCols(padded - V).isZero(0));
-                Matrix<T> bias = Matrix<T>::Zero(1, padded);
-                bias.leftCols(V) = random_matrix<T>(1, V, rng);
+                const Matrix<T> bias = random_matrix<T>(1, V, rng);  // exactly V values: no padding needed
                 // The output is a block of a wider matrix (rows V + 4 apart); the extra columns stay untouched.
                 Matrix<T> out = Matrix<T>::Constant(M, V + 4, T(7));
                 babygpt::detail::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, bias.data(), out.data(), V + 4);

@@ -5,7 +5,8 @@
 // vocabulary (6,000+ for Chinese text). Done as two ops, the logits are written, read by the softmax,
 // the probabilities written and read again by backward, which writes the logits' gradient that two
 // GEMMs then read: about eight passes over N*V floats, each too big for the cache. Here the rows go in
-// blocks: a block's logits are computed, turned into softmax and then, in place, into the gradient of the mean loss with respect to those logits,
+// blocks: a block's logits are computed, turned into softmax and then, in place, into the gradient of
+// the mean loss with respect to those logits,
 //   D_i = (softmax(x_i W^T + b) - onehot(t_i)) / N,
 // all while the block is hot. D (N, V) is the only wide buffer. Backward, for an upstream gradient g:
 //   dx += g D W,   dW += g D^T x,   db += g * (column sums of D, summed per block in forward).
@@ -74,17 +75,11 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     Tensor<T> bias_partials = with_bias_grad ? Tensor<T>::empty({blocks, V}) : Tensor<T>();  // per-block column sums
     const auto X = x.matrix(N, C);
     const auto W = weight.matrix();
-    const std::int64_t padded_V = (V + detail::kWideTileColumns<T> - 1) / detail::kWideTileColumns<T> *
-                                  detail::kWideTileColumns<T>;
-    Tensor<T> weight_t, padded_bias;  // W^T (C, padded_V) and the bias (padded_V), zero in the padding
+    const std::int64_t padded_V = detail::padded_columns<T>(V);
+    Tensor<T> weight_t;  // W^T (C, padded_V), zero in the padding
     if (narrow) {
         weight_t = Tensor<T>::empty({C, padded_V});
         detail::transpose_padded(weight.data(), V, C, weight_t.data(), padded_V);
-        if (bias.defined()) {
-            padded_bias = Tensor<T>::empty({padded_V});
-            std::copy_n(bias.data(), V, padded_bias.data());
-            std::fill(padded_bias.data() + V, padded_bias.data() + padded_V, T(0));
-        }
     }
     std::vector<T> block_loss(static_cast<std::size_t>(blocks));
     const T inv_n = T(1) / static_cast<T>(N);
@@ -96,7 +91,7 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
         auto logits = D.matrix(N, V).middleRows(r0, rows);  // (rows, V), in L2 from here on
         if (narrow) {
             detail::narrow_times_wide(X.data() + r0 * C, rows, C, weight_t.data(), padded_V, V,
-                                      bias.defined() ? padded_bias.data() : nullptr, logits.data(), V);
+                                      bias.defined() ? bias.data() : nullptr, logits.data(), V);
         } else if (bias.defined()) {
             logits.rowwise() = bias.matrix(1, V).row(0);
             logits.noalias() += X.middleRows(r0, rows) * W.transpose();

@@ -89,7 +89,7 @@ void narrow_tile(const T* a, std::int64_t a_row, std::int64_t a_step, const T* b
 
 /// Runs tile(std::integral_constant<int, R>(), first_row) over `rows` rows of a result: full tiles of
 /// kTileRows<CP> rows, split over the OpenMP threads when there is enough work (and no parallel region
-/// around), then the leftover rows one at a time.
+/// around; work 0 keeps it on the calling thread), then the leftover rows one at a time.
 template <int CP, typename Tile>
 void for_row_tiles(std::int64_t rows, std::int64_t work, Tile&& tile) {
     constexpr int R = kTileRows<CP>;
@@ -177,28 +177,33 @@ void transpose_padded(const T* B, std::int64_t K, std::int64_t C, T* out, std::i
 template <typename T>
 inline constexpr int kWideTileColumns = 2 * kPacketSize<T>;
 
+/// V rounded up to whole column tiles: the row stride of the Bt that narrow_times_wide reads.
+template <typename T>
+constexpr std::int64_t padded_columns(std::int64_t V) {
+    return (V + kWideTileColumns<T> - 1) / kWideTileColumns<T> * kWideTileColumns<T>;
+}
+
 /// out (M, V) = X (M, C) Bt (C, V) + bias, single-threaded (callers split M). X is dense (rows C apart),
-/// out's rows are ld_out apart. Bt's rows are ldb apart and ldb is V rounded up to kWideTileColumns,
-/// with zeros in the padding; bias, if not null, is padded the same way. Any C.
+/// out's rows are ld_out apart. Bt's rows are ldb = padded_columns<T>(V) apart, with zeros in the
+/// padding (transpose_padded writes it so); bias (V) may be null. Any C.
 template <typename T>
 void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* Bt, std::int64_t ldb, std::int64_t V,
                        const T* bias, T* out, std::int64_t ld_out) {
-    constexpr int VP = 2, W = kWideTileColumns<T>, R = kTileRows<VP>;
+    constexpr int VP = 2, W = kWideTileColumns<T>;
     // Column tiles outermost: the tile's (C, W) panel of Bt stays in L1 while every row passes.
     for (std::int64_t v0 = 0; v0 < V; v0 += W) {
         const std::int64_t width = std::min<std::int64_t>(W, V - v0);
-        const T* init = bias ? bias + v0 : nullptr;
-        auto tile = [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1, columns v0 .. v0 + W - 1
+        T bias_tail[W] = {};  // the last, partial tile's bias, zero-padded to a whole tile
+        if (bias && width < W) std::copy_n(bias + v0, width, bias_tail);
+        const T* init = !bias ? nullptr : width == W ? bias + v0 : bias_tail;
+        for_row_tiles<VP>(M, 0, [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1, columns v0 .. v0 + W - 1
             constexpr int RR = decltype(rows)::value;
             if (width == W) return narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, out + i * ld_out + v0,
                                                        ld_out, false, T(1));
-            T scratch[RR][W];  // the last, partial column tile
+            T scratch[RR][W];  // the partial column tile goes through a whole one
             narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, &scratch[0][0], W, false, T(1));
             for (int r = 0; r < RR; ++r) std::copy_n(scratch[r], width, out + (i + r) * ld_out + v0);
-        };
-        const std::int64_t full_rows = M / R * R;
-        for (std::int64_t i = 0; i < full_rows; i += R) tile(std::integral_constant<int, R>(), i);
-        for (std::int64_t i = full_rows; i < M; ++i) tile(std::integral_constant<int, 1>(), i);
+        });
     }
 }
 
