@@ -4,11 +4,18 @@
 // back to the heap: after the first step, the training loop does no large allocations.
 
 #include <cstddef>
+#include <cstdio>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <string>
 #include <vector>
+
+#include "babygpt/error.hpp"
+#include "babygpt/shape.hpp"
 
 namespace babygpt::detail {
 
@@ -72,12 +79,42 @@ private:
     std::size_t cached_bytes_ = 0;
 };
 
+/// "3.9 GB", "512 bytes": a byte count for messages.
+inline std::string describe_bytes(std::size_t bytes) {
+    if (bytes < 1000) return std::to_string(bytes) + " bytes";
+    const char* units[] = {"kB", "MB", "GB", "TB", "PB", "EB"};
+    double value = static_cast<double>(bytes);
+    std::size_t unit = 0;
+    for (value /= 1000; value >= 1000 && unit + 1 < std::size(units); value /= 1000) ++unit;
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+    return text;
+}
+
 /// A shared, uninitialised array of n elements from the pool; it returns there when the last owner goes.
+/// A size whose byte count overflows, or that the heap cannot supply, throws babygpt::Error naming the
+/// bytes (and `shape`, when the caller passes the tensor's shape) instead of std::bad_alloc.
 template <typename T>
-std::shared_ptr<T> allocate_buffer(std::size_t n) {
+std::shared_ptr<T> allocate_buffer(std::size_t n, const Shape* shape = nullptr) {
+    auto what = [&] { return shape ? " for a tensor of shape " + to_string(*shape) : std::string(); };
+    BABYGPT_CHECK(n <= (std::numeric_limits<std::size_t>::max() - buffer_alignment) / sizeof(T),
+                  "cannot allocate ", n, " elements of ", sizeof(T), " bytes", what(),
+                  ": the byte count overflows; use smaller sizes");
     const std::size_t bytes = n * sizeof(T);
-    T* p = static_cast<T*>(BufferPool::instance().acquire(bytes));
+    T* p = nullptr;
+    try {
+        p = static_cast<T*>(BufferPool::instance().acquire(bytes));
+    } catch (const std::bad_alloc&) {
+        throw_error("out of memory allocating ", describe_bytes(bytes), what(),
+                    "; use a smaller model or batch, or free memory");
+    }
     return std::shared_ptr<T>(p, [bytes](T* q) { BufferPool::instance().release(q, bytes); });
+}
+
+/// As above, naming the tensor's shape in the error.
+template <typename T>
+std::shared_ptr<T> allocate_buffer(const Shape& shape) {
+    return allocate_buffer<T>(static_cast<std::size_t>(numel(shape)), &shape);
 }
 
 }  // namespace babygpt::detail
