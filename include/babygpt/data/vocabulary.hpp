@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "babygpt/data/utf8.hpp"
@@ -34,26 +35,41 @@ public:
         }
     }
 
+    /// The characters as UTF-8 text, e.g. to store in a checkpoint's metadata; from_utf8 reads it back.
+    /// Every code point round-trips, U+0000 and U+FEFF included (the text is not a file: no byte order
+    /// mark is added or dropped).
+    std::string to_utf8() const { return encode_utf8(chars_); }
+
+    /// The vocabulary whose characters are the UTF-8 `text` written by to_utf8(); throws babygpt::Error
+    /// naming `source` if the text is not valid UTF-8 or its characters are not sorted and distinct.
+    static Vocabulary from_utf8(const std::string& text, const std::string& source) {
+        std::vector<char32_t> chars = decode_utf8(text, source + " (vocabulary)", ByteOrderMark::keep);
+        for (std::size_t i = 1; i < chars.size(); ++i)
+            BABYGPT_CHECK(chars[i - 1] < chars[i], source, ": the stored vocabulary is corrupt: characters ", i - 1,
+                          " and ", i, " (", describe(chars[i - 1]), ", ", describe(chars[i]),
+                          ") are not in increasing order; the file was damaged or not written by babygpt");
+        return Vocabulary(std::move(chars));
+    }
+
     std::int64_t size() const { return static_cast<std::int64_t>(chars_.size()); }
     const std::vector<char32_t>& chars() const { return chars_; }
     bool contains(char32_t c) const { return ids_.count(c) > 0; }
 
-    /// Code points -> token ids. Characters outside the vocabulary are an error listing all of them.
+    /// Code points -> token ids. Characters outside the vocabulary are an error naming the first few.
     std::vector<std::int64_t> encode(const std::vector<char32_t>& text) const {
         std::vector<std::int64_t> ids;
         ids.reserve(text.size());
-        std::vector<char32_t> unknown;
+        std::vector<char32_t> unknown;  // in order of first appearance, each once
+        std::unordered_set<char32_t> seen;
         for (char32_t c : text) {
             auto it = ids_.find(c);
             if (it != ids_.end()) ids.push_back(it->second);
-            else if (std::find(unknown.begin(), unknown.end(), c) == unknown.end()) unknown.push_back(c);
+            else if (seen.insert(c).second) unknown.push_back(c);
         }
         if (!unknown.empty()) {
             std::string list;
-            for (char32_t c : unknown) {
-                if (!list.empty()) list += ", ";
-                list += describe(c);
-            }
+            for (std::size_t i = 0; i < unknown.size() && i < 8; ++i) list += (i ? ", " : "") + describe(unknown[i]);
+            if (unknown.size() > 8) list += ", ...";
             detail::throw_error("the text has ", unknown.size(), " character", unknown.size() == 1 ? "" : "s",
                                 " not in the model's vocabulary: ", list,
                                 "; use only characters that occur in the training text");
@@ -73,9 +89,10 @@ public:
         return chars_[static_cast<std::size_t>(id)];
     }
 
-    /// A printable description of one character: 'x', or U+000A for control characters.
+    /// A printable description of one character: 'x', or U+000A for control and invisible characters.
     static std::string describe(char32_t c) {
-        if (c < 0x20 || c == 0x7F) {
+        const bool invisible = c < 0x20 || (c >= 0x7F && c < 0xA0) || c == 0xFEFF || (c >= 0x2028 && c <= 0x2029);
+        if (invisible) {
             char buffer[16];
             std::snprintf(buffer, sizeof buffer, "U+%04X", static_cast<unsigned>(c));
             return buffer;
