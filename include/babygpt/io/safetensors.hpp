@@ -35,7 +35,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -47,6 +46,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "babygpt/data/utf8.hpp"
 #include "babygpt/error.hpp"
 #include "babygpt/shape.hpp"
 #include "babygpt/tensor.hpp"
@@ -150,6 +150,11 @@ struct Contents {
 /// Header sizes above this are refused (as the reference implementation does), before any allocation.
 inline constexpr std::uint64_t max_header_size = 100'000'000;
 
+/// Arrays and objects nested deeper than this in a header are refused while parsing. A valid header
+/// needs 3 levels (the header object, an entry, its shape or offsets); the limit keeps every later step
+/// (messages included) far from the stack's end whatever the file holds.
+inline constexpr std::size_t max_header_depth = 64;
+
 namespace detail {
 
 using Json = nlohmann::json;
@@ -234,10 +239,15 @@ inline std::size_t expected_bytes(const Entry& entry, const std::string& what) {
 }
 
 /// Bytes outside printable ASCII (other than UTF-8 sequences) as \xNN, so a message stays on one line.
-inline std::string printable(const std::string& text, bool keep_utf8 = true) {
+/// Text longer than `limit` bytes is cut (at a character boundary) and ends in "...": names and values
+/// come from files, and a message must not carry megabytes of them.
+inline std::string printable(const std::string& text, bool keep_utf8 = true, std::size_t limit = 200) {
     static const char digits[] = "0123456789abcdef";
+    std::size_t shown = std::min(text.size(), limit);
+    while (shown < text.size() && shown > 0 && (static_cast<unsigned char>(text[shown]) & 0xC0) == 0x80) --shown;
     std::string out;
-    for (const char c : text) {
+    for (std::size_t i = 0; i < shown; ++i) {
+        const char c = text[i];
         const auto byte = static_cast<unsigned char>(c);
         if ((byte >= 0x20 && byte < 0x7F) || (keep_utf8 && byte >= 0x80)) {
             out += c;
@@ -247,10 +257,15 @@ inline std::string printable(const std::string& text, bool keep_utf8 = true) {
             out += digits[byte & 0xF];
         }
     }
+    if (shown < text.size()) out += "...";
     return out;
 }
 
-inline std::string quote_name(const std::string& name) { return "'" + printable(name) + "'"; }
+/// 'name' for a message: escaped and cut to 64 bytes.
+inline std::string quote_name(const std::string& name) { return "'" + printable(name, true, 64) + "'"; }
+
+/// 'path' for a message: escaped, not cut (the caller chose it).
+inline std::string quote_path(const std::string& path) { return "'" + printable(path, true, path.size()) + "'"; }
 
 // ---- parsing the header --------------------------------------------------------------------------------
 
@@ -271,37 +286,97 @@ inline Layout read_layout(const unsigned char* bytes, std::size_t size, const st
     return {static_cast<std::size_t>(n), 8 + static_cast<std::size_t>(n)};
 }
 
-/// Parses the header text as JSON, rejecting duplicate keys at any depth (nlohmann would keep the last).
+/// nlohmann's message without its "[json.exception.parse_error.101] " prefix, escaped and cut short
+/// (it quotes the last token read, which can be a whole string from the file).
+inline std::string json_error_reason(const std::string& what) {
+    std::string reason = what;
+    const std::size_t bracket = reason.find("] ");
+    if (reason.rfind("[json.exception.", 0) == 0 && bracket != std::string::npos) reason.erase(0, bracket + 2);
+    return printable(reason, false, 300);
+}
+
+/// A first pass over the header as SAX events, in time linear in its size: refuses nesting deeper than
+/// max_header_depth, a header that is not an object, and a key twice in one object (nlohmann would
+/// silently keep the last). Only then is the DOM built, so no later step meets a hostile structure.
+/// (nlohmann's parse callback could check keys too, but it scans the parent object at every object's
+/// end: quadratic in the number of tensors.)
+class HeaderChecker : public nlohmann::json_sax<Json> {
+public:
+    explicit HeaderChecker(const std::string& source) : source_(source) {}
+
+    bool null() override { return value("null"); }
+    bool boolean(bool) override { return value("boolean"); }
+    bool number_integer(number_integer_t) override { return value("number"); }
+    bool number_unsigned(number_unsigned_t) override { return value("number"); }
+    bool number_float(number_float_t, const string_t&) override { return value("number"); }
+    bool string(string_t&) override { return value("string"); }
+    bool binary(binary_t&) override { return value("binary"); }
+
+    bool start_object(std::size_t) override {
+        open("object");
+        keys_.emplace_back();
+        return true;
+    }
+    bool key(string_t& key) override {
+        const bool top_level = open_.size() == 1;
+        if (top_level) current_entry_ = key;
+        BABYGPT_CHECK(keys_.back().insert(key).second, "safetensors: ", source_, ": the header has the key ",
+                      quote_name(key), " twice ",
+                      top_level ? std::string("at the top level") : "inside entry " + quote_name(current_entry_));
+        return true;
+    }
+    bool end_object() override {
+        keys_.pop_back();
+        open_.pop_back();
+        return true;
+    }
+    bool start_array(std::size_t) override {
+        open("array");
+        return true;
+    }
+    bool end_array() override {
+        open_.pop_back();
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+        ::babygpt::detail::throw_error("safetensors: ", source_, ": the header is not valid UTF-8 JSON (",
+                                       json_error_reason(e.what()), ")");
+    }
+
+private:
+    bool value(const char* type) {
+        BABYGPT_CHECK(!open_.empty(), "safetensors: ", source_, ": the header must be a JSON object, got ", type);
+        return true;
+    }
+    void open(const char* type) {
+        BABYGPT_CHECK(!open_.empty() || std::strcmp(type, "object") == 0, "safetensors: ", source_,
+                      ": the header must be a JSON object, got ", type);
+        BABYGPT_CHECK(open_.size() < max_header_depth, "safetensors: ", source_,
+                      ": the header nests arrays and objects more than ", max_header_depth,
+                      " levels deep (a safetensors header needs 3); the file is corrupt or not a safetensors file");
+        open_.push_back(type[0] == 'o');
+    }
+
+    const std::string& source_;
+    std::vector<bool> open_;                   // one per open container: true for an object
+    std::vector<std::set<std::string>> keys_;  // keys seen so far in each open object
+    std::string current_entry_;                // the latest top-level key, for messages
+};
+
+/// Parses the header text as JSON after HeaderChecker has passed it.
 inline Json parse_json(const unsigned char* begin, std::size_t size, const std::string& source) {
     // nlohmann stops at a NUL byte as if the input ended there, so "{}\0garbage" would pass; valid JSON
     // text never contains one (even inside strings it must be escaped).
     const void* nul = std::memchr(begin, 0, size);
     BABYGPT_CHECK(nul == nullptr, "safetensors: ", source, ": the header is not valid UTF-8 JSON (NUL byte at header ",
                   "offset ", static_cast<const unsigned char*>(nul) - begin, "; the padding must be spaces)");
-    std::vector<std::set<std::string>> open_objects;  // keys seen so far in each enclosing object
-    std::string current_tensor;
-    auto reject_duplicates = [&](int, Json::parse_event_t event, Json& parsed) {
-        if (event == Json::parse_event_t::object_start) open_objects.emplace_back();
-        if (event == Json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
-        if (event == Json::parse_event_t::key && !open_objects.empty()) {
-            const std::string& key = parsed.get_ref<const std::string&>();
-            const bool top_level = open_objects.size() == 1;
-            if (top_level) current_tensor = key;
-            BABYGPT_CHECK(open_objects.back().insert(key).second, "safetensors: ", source, ": the header has the key ",
-                          quote_name(key), " twice ",
-                          top_level ? std::string("at the top level") : "inside entry " + quote_name(current_tensor));
-        }
-        return true;
-    };
+    HeaderChecker checker(source);
     try {
-        return Json::parse(begin, begin + size, reject_duplicates);
+        Json::sax_parse(begin, begin + size, &checker);
+        return Json::parse(begin, begin + size);
     } catch (const Json::exception& e) {
-        // Drop nlohmann's "[json.exception.parse_error.101] " prefix; escape the raw bytes it quotes.
-        std::string reason = e.what();
-        const std::size_t bracket = reason.find("] ");
-        if (reason.rfind("[json.exception.", 0) == 0 && bracket != std::string::npos) reason.erase(0, bracket + 2);
         ::babygpt::detail::throw_error("safetensors: ", source, ": the header is not valid UTF-8 JSON (",
-                                       printable(reason, false), ")");
+                                       json_error_reason(e.what()), ")");
     }
 }
 
@@ -317,11 +392,32 @@ inline std::map<std::string, std::string> parse_metadata(const Json& value, cons
     return metadata;
 }
 
-/// `value` as JSON text for a message, cut short if long.
-inline std::string brief(const Json& value) {
-    std::string text = value.dump(-1, ' ', true);  // ASCII only, so cutting it is safe
-    if (text.size() > 64) text = text.substr(0, 60) + " ...";
-    return printable(text);
+/// `value` as JSON text for a message, cut short if long. Scalars are shown (a string cut to 60 bytes
+/// before it is formatted); an array shows its first few items, and anything nested inside them as
+/// [...] or {...}, so the work and the text are bounded whatever the value holds.
+inline std::string brief(const Json& value, bool nested = false) {
+    std::string text;
+    if (value.is_array()) {
+        if (nested) return "[...]";
+        text = "[";
+        std::size_t shown = 0;
+        for (const Json& item : value) {
+            if (shown == 4) {
+                text += ",...";
+                break;
+            }
+            text += (shown++ ? "," : "") + brief(item, true);
+        }
+        return text + "]";
+    }
+    if (value.is_object()) return value.empty() ? "{}" : "{...}";
+    if (value.is_string()) {
+        const std::string& s = value.get_ref<const std::string&>();
+        text = Json(s.substr(0, 60)).dump(-1, ' ', true, Json::error_handler_t::replace);
+        if (s.size() > 60) text.insert(text.size() - 1, "...");
+        return printable(text);
+    }
+    return printable(value.dump());
 }
 
 /// A JSON number that is a non-negative integer, or nothing (floats, negatives and non-numbers).
@@ -464,17 +560,6 @@ inline std::string header_json(const Contents& contents) {
 
 inline std::string errno_text() { return std::strerror(errno); }
 
-inline std::vector<unsigned char> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    BABYGPT_CHECK(in.is_open(), "safetensors::load: cannot open ", quote_name(path), ": ", errno_text());
-    std::vector<unsigned char> bytes;
-    std::vector<char> chunk(1 << 16);
-    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
-        bytes.insert(bytes.end(), chunk.data(), chunk.data() + in.gcount());
-    BABYGPT_CHECK(!in.bad(), "safetensors::load: error while reading ", quote_name(path), ": ", errno_text());
-    return bytes;
-}
-
 #ifdef _WIN32
 inline int open_exclusive(const std::string& path) {
     return ::_open(path.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY, _S_IREAD | _S_IWRITE);
@@ -552,16 +637,16 @@ inline std::optional<WriteFailure> write_file_atomically(const std::string& path
                                                          std::size_t size) {
     const std::string temporary = temporary_name(path);
     const int fd = open_exclusive(temporary);
-    if (fd < 0) return WriteFailure{"cannot create " + quote_name(temporary) + ": " + errno_text(), false};
+    if (fd < 0) return WriteFailure{"cannot create " + quote_path(temporary) + ": " + errno_text(), false};
     std::optional<std::string> failure = write_and_sync(fd, bytes, size);
     if (!close_file(fd) && !failure) failure = "close failed: " + errno_text();
     if (failure) {
         std::remove(temporary.c_str());
-        return WriteFailure{*failure + " (writing " + quote_name(temporary) + ")", true};
+        return WriteFailure{*failure + " (writing " + quote_path(temporary) + ")", true};
     }
     if (const auto rename_failure = replace_file(temporary, path)) {
         std::remove(temporary.c_str());
-        return WriteFailure{"cannot rename " + quote_name(temporary) + " over it: " + *rename_failure, true};
+        return WriteFailure{"cannot rename " + quote_path(temporary) + " over it: " + *rename_failure, true};
     }
     sync_directory_of(path);
     return std::nullopt;
@@ -571,28 +656,57 @@ inline std::optional<WriteFailure> write_file_atomically(const std::string& path
 
 // ---- reading and writing -----------------------------------------------------------------------------
 
+namespace detail {
+
+/// A validated header: the metadata, and every tensor's entry sorted by its offsets (the data's order).
+struct Header {
+    std::map<std::string, std::string> metadata;
+    std::vector<EntryInfo> infos;
+};
+
+/// Parses and validates the header text for a data buffer of `data_size` bytes.
+inline Header parse_header(const unsigned char* text, std::size_t size, std::size_t data_size,
+                           const std::string& source) {
+    const Json json = parse_json(text, size, source);
+    BABYGPT_CHECK(json.is_object(), "safetensors: ", source, ": the header must be a JSON object, got ",
+                  json.type_name());
+    Header header;
+    for (const auto& [name, value] : json.items()) {
+        if (name == metadata_key) header.metadata = parse_metadata(value, source);
+        else header.infos.push_back(parse_entry(name, value, data_size, source));
+    }
+    check_tiling(header.infos, data_size, source);
+    return header;
+}
+
+/// Makes room for `bytes` bytes of a tensor's data, as a babygpt::Error when memory runs out.
+inline void resize_data(Entry& entry, std::size_t bytes, const EntryInfo& info, const std::string& source) {
+    try {
+        entry.data.resize(bytes);
+    } catch (const std::bad_alloc&) {
+        ::babygpt::detail::throw_error("safetensors: ", source, ": out of memory reading tensor ",
+                                       quote_name(info.name), " (", bytes, " bytes)");
+    }
+}
+
+}  // namespace detail
+
 /// Parses a whole safetensors file held in memory; `source` names it in error messages. Throws
 /// babygpt::Error (naming the source, the tensor and what was expected) on any malformed input, and
 /// never reads outside [bytes, bytes + size).
 inline Contents parse(const unsigned char* bytes, std::size_t size, const std::string& source) {
     const detail::Layout layout = detail::read_layout(bytes, size, source);
-    const detail::Json header = detail::parse_json(bytes + 8, layout.header_size, source);
-    BABYGPT_CHECK(header.is_object(), "safetensors: ", source, ": the header must be a JSON object, got ",
-                  header.type_name());
     const std::size_t data_size = size - layout.data_begin;
+    detail::Header header = detail::parse_header(bytes + 8, layout.header_size, data_size, source);
     Contents contents;
-    std::vector<detail::EntryInfo> infos;
-    for (const auto& [name, value] : header.items()) {
-        if (name == detail::metadata_key) contents.metadata = detail::parse_metadata(value, source);
-        else infos.push_back(detail::parse_entry(name, value, data_size, source));
-    }
-    detail::check_tiling(infos, data_size, source);
+    contents.metadata = std::move(header.metadata);
     const unsigned char* data = bytes + layout.data_begin;
-    for (const detail::EntryInfo& info : infos) {
+    for (const detail::EntryInfo& info : header.infos) {
         Entry& entry = contents.tensors[info.name];
         entry.dtype = info.dtype;
         entry.shape = info.shape;
-        entry.data.assign(data + info.begin, data + info.end);
+        detail::resize_data(entry, static_cast<std::size_t>(info.end - info.begin), info, source);
+        std::copy(data + info.begin, data + info.end, entry.data.begin());
     }
     return contents;
 }
@@ -601,10 +715,31 @@ inline Contents parse(const std::vector<unsigned char>& bytes, const std::string
     return parse(bytes.data(), bytes.size(), source);
 }
 
-/// Reads and parses the file at `path`; a missing or unreadable file throws naming the path.
+/// Reads and parses the file at `path`. Only a regular file is read (a directory, FIFO or device is
+/// refused at once), and in steps that never trust what is not yet checked: the 8-byte header size
+/// (against the file's size), then the header (validated whole), then exactly the tensors it declares,
+/// which tile the rest of the file. A missing, unreadable or malformed file throws naming the path.
 inline Contents load(const std::string& path) {
-    const std::vector<unsigned char> bytes = detail::read_file(path);
-    return parse(bytes, path);
+    babygpt::detail::RegularFile file(path, "safetensors::load");
+    if (file.size() > std::numeric_limits<std::size_t>::max())
+        file.fail(": the file is too large to read on this system");
+    const auto size = static_cast<std::size_t>(file.size());
+    unsigned char prefix[8] = {};
+    file.read_exactly(prefix, std::min<std::size_t>(size, 8));
+    const detail::Layout layout = detail::read_layout(prefix, size, path);
+    std::vector<unsigned char> text(layout.header_size);
+    file.read_exactly(text.data(), text.size());
+    detail::Header header = detail::parse_header(text.data(), text.size(), size - layout.data_begin, path);
+    Contents contents;
+    contents.metadata = std::move(header.metadata);
+    for (const detail::EntryInfo& info : header.infos) {  // in file order: the tiling check sorted them
+        Entry& entry = contents.tensors[info.name];
+        entry.dtype = info.dtype;
+        entry.shape = info.shape;
+        detail::resize_data(entry, static_cast<std::size_t>(info.end - info.begin), info, path);
+        file.read_exactly(entry.data.data(), entry.data.size());
+    }
+    return contents;
 }
 
 /// The file's bytes: length prefix, space-padded header, then the tensors' bytes in name order.
@@ -627,7 +762,7 @@ inline std::vector<unsigned char> serialize(const Contents& contents) {
 inline void save(const std::string& path, const Contents& contents) {
     const std::vector<unsigned char> bytes = serialize(contents);
     const auto failure = detail::write_file_atomically(path, bytes.data(), bytes.size());
-    BABYGPT_CHECK(!failure, "safetensors::save: cannot write ", detail::quote_name(path), " (", failure->reason,
+    BABYGPT_CHECK(!failure, "safetensors::save: cannot write ", detail::quote_path(path), " (", failure->reason,
                   "); the existing file, if any, is unchanged");
 }
 
