@@ -2,12 +2,22 @@
 // Checkpoint pieces for BabyGPT: the model configuration as safetensors metadata, and the AdamW state
 // as a safetensors file of its own (a sibling of the model file, so that the model file stays exactly
 // the reference state_dict that PyTorch loads with strict=True).
+//
+// Loading a model from a file that may be hostile, without trusting it with memory:
+//
+//     auto contents = babygpt::safetensors::load(path);                    // bounded by the file's size
+//     GPTConfig config = babygpt::io::config_from_checkpoint(contents, path);  // metadata + tensors agree
+//     GPT<float> model(config, gen);                                       // no bigger than the file
+//     babygpt::io::load_state_dict(model, contents, path);
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "babygpt/io/safetensors.hpp"
+#include "babygpt/io/state_dict.hpp"
 #include "babygpt/models/gpt.hpp"
 #include "babygpt/optim/adamw.hpp"
 
@@ -46,8 +56,8 @@ V parse_number(const std::string& text, const std::string& key, const std::strin
     } catch (const std::exception&) {
         used = 0;
     }
-    BABYGPT_CHECK(used == text.size() && !text.empty(), source, ": metadata '", key, "' = '", text, "' is not ",
-                  kind);
+    BABYGPT_CHECK(used == text.size() && !text.empty(), source, ": metadata '", key, "' = '",
+                  safetensors::detail::printable(text, true, 40), "' is not ", kind);
     return value;
 }
 
@@ -98,6 +108,90 @@ inline GPTConfig config_from_metadata(const std::map<std::string, std::string>& 
     } catch (const Error& e) {
         babygpt::detail::throw_error(source, ": invalid configuration in the metadata: ", e.what());
     }
+    return config;
+}
+
+/// Calls visit(name, shape) for every tensor of GPT<T>(config)'s state_dict, in the model's registration
+/// order, without building the model (the names and shapes are those of models/gpt.hpp and nn/*).
+/// Stops early when visit returns false.
+inline void for_each_gpt_tensor(const GPTConfig& config,
+                                const std::function<bool(const std::string&, const Shape&)>& visit) {
+    const std::int64_t V = config.vocab_size, T = config.block_size, C = config.n_embed, H = config.n_head;
+    const std::int64_t hs = C / H;
+    if (!visit("token_embedding_table.weight", {V, C}) || !visit("postion_embedding_table.weight", {T, C})) return;
+    for (std::int64_t l = 0; l < config.n_layer; ++l) {
+        const std::string block = "blocks." + std::to_string(l) + ".";
+        for (std::int64_t h = 0; h < H; ++h) {
+            const std::string head = block + "sa.heads." + std::to_string(h) + ".";
+            if (!visit(head + "key.weight", {hs, C}) || !visit(head + "query.weight", {hs, C}) ||
+                !visit(head + "value.weight", {hs, C}) || !visit(head + "tril", {T, T}))
+                return;
+        }
+        if (!visit(block + "sa.proj.weight", {C, C}) || !visit(block + "sa.proj.bias", {C}) ||
+            !visit(block + "ffwd.net.0.weight", {4 * C, C}) || !visit(block + "ffwd.net.0.bias", {4 * C}) ||
+            !visit(block + "ffwd.net.2.weight", {C, 4 * C}) || !visit(block + "ffwd.net.2.bias", {C}) ||
+            !visit(block + "ln1.weight", {C}) || !visit(block + "ln1.bias", {C}) ||
+            !visit(block + "ln2.weight", {C}) || !visit(block + "ln2.bias", {C}))
+            return;
+    }
+    (void)(visit("ln_final.weight", {C}) && visit("ln_final.bias", {C}) && visit("lm_head.weight", {V, C}) &&
+           visit("lm_head.bias", {V}));
+}
+
+/// Checks, before any model is built, that `contents` holds exactly the state_dict of GPT(config): every
+/// tensor the configuration implies, with exactly its shape and a floating-point dtype, and no other.
+/// Then building the model allocates no more than the file's own data, whatever its metadata claims.
+/// The work is bounded by the file too: the expected names are generated one at a time and the scan
+/// stops after a few that are missing. Throws babygpt::Error naming `source`, the tensors and the fix.
+inline void check_checkpoint_matches_config(const safetensors::Contents& contents, const GPTConfig& config,
+                                            const std::string& source) {
+    config.validate();
+    const std::string fix = "; the file does not match its own configuration (n_layer " +
+                            std::to_string(config.n_layer) + ", n_head " + std::to_string(config.n_head) +
+                            ", n_embed " + std::to_string(config.n_embed) + ", block_size " +
+                            std::to_string(config.block_size) + ", vocab_size " + std::to_string(config.vocab_size) +
+                            "): it is corrupt or was not written by babygpt";
+    const std::size_t shown = 8;
+    detail::MessageList missing(shown), mismatched(shown);
+    std::size_t found = 0, expected = 0;
+    bool complete = true;
+    for_each_gpt_tensor(config, [&](const std::string& name, const Shape& shape) {
+        ++expected;
+        const auto it = contents.tensors.find(name);
+        if (it == contents.tensors.end()) {
+            missing.add(name);
+        } else {
+            ++found;
+            const safetensors::DType dtype = it->second.dtype;
+            if (it->second.shape != shape)
+                mismatched.add(name + " is " + to_string(it->second.shape) + " but the configuration needs " +
+                               to_string(shape));
+            else if (dtype != safetensors::DType::F32 && dtype != safetensors::DType::F64)
+                mismatched.add(name + " has dtype " + safetensors::dtype_name(dtype) + " (expected F32 or F64)");
+        }
+        complete = missing.size() + mismatched.size() < shown;
+        return complete;  // a file missing many tensors is refused after a few, not after all of them
+    });
+    BABYGPT_CHECK(mismatched.empty(), source, ": tensors do not match the configuration: ", mismatched.str(), fix);
+    BABYGPT_CHECK(missing.empty(), source, ": tensors missing for the configuration: ", missing.str(),
+                  complete ? "" : " (and possibly more)", fix);
+    if (found == contents.tensors.size()) return;
+    // Some tensors are not in the model: name them. Every expected name was found, so there are fewer
+    // expected names than tensors in the file, and this set is no bigger than the file's header.
+    std::set<std::string> names;
+    for_each_gpt_tensor(config, [&](const std::string& name, const Shape&) { return names.insert(name).second; });
+    detail::MessageList unexpected(shown);
+    for (const auto& item : contents.tensors)
+        if (names.count(item.first) == 0) unexpected.add(safetensors::detail::quote_name(item.first));
+    babygpt::detail::throw_error(source, ": unexpected tensors (not in the model the configuration describes): ",
+                                 unexpected.str(), fix);
+}
+
+/// The configuration in a checkpoint's metadata (config_from_metadata), checked against the tensors the
+/// file holds (check_checkpoint_matches_config): what to call before building a GPT from a file.
+inline GPTConfig config_from_checkpoint(const safetensors::Contents& contents, const std::string& source) {
+    const GPTConfig config = config_from_metadata(contents.metadata, source);
+    check_checkpoint_matches_config(contents, config, source);
     return config;
 }
 

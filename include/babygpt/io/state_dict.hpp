@@ -27,6 +27,30 @@ safetensors::Contents state_dict(const nn::Module<T>& module) {
     return contents;
 }
 
+namespace detail {
+
+/// A list of items for a one-line message: the first `shown` in full, then "... (N in all)", so a file
+/// with a million unexpected tensors still gives a short message.
+class MessageList {
+public:
+    explicit MessageList(std::size_t shown = 8) : shown_(shown) {}
+    void add(const std::string& item) {
+        if (count_++ < shown_) text_ += (text_.empty() ? "" : ", ") + item;
+    }
+    bool empty() const { return count_ == 0; }
+    std::size_t size() const { return count_; }
+    std::string str() const {
+        return count_ <= shown_ ? text_ : text_ + ", ... (" + std::to_string(count_) + " in all)";
+    }
+
+private:
+    std::size_t shown_;
+    std::size_t count_ = 0;
+    std::string text_;
+};
+
+}  // namespace detail
+
 /// Copies every parameter and buffer of `module` from `contents` (converting F32/F64 as needed).
 /// Tensors in `contents` whose names start with one of `ignored_prefixes` are skipped; any other
 /// unexpected, missing or mis-shaped tensor is an error, checked before anything is copied.
@@ -37,23 +61,23 @@ void load_state_dict(const nn::Module<T>& module, const safetensors::Contents& c
     for (const auto& [name, tensor] : module.named_parameters()) expected.emplace(name, tensor);
     for (const auto& [name, tensor] : module.named_buffers()) expected.emplace(name, tensor);
 
-    std::string missing, unexpected, mismatched;
+    detail::MessageList missing, unexpected, mismatched;
     for (const auto& [name, tensor] : expected) {
         auto it = contents.tensors.find(name);
-        if (it == contents.tensors.end()) missing += (missing.empty() ? "" : ", ") + name;
+        if (it == contents.tensors.end()) missing.add(name);
         else if (it->second.shape != tensor.shape())
-            mismatched += (mismatched.empty() ? "" : ", ") + name + " is " + to_string(it->second.shape) +
-                          " in the file but " + to_string(tensor.shape()) + " in the model";
+            mismatched.add(name + " is " + to_string(it->second.shape) + " in the file but " +
+                           to_string(tensor.shape()) + " in the model");
     }
     for (const auto& [name, entry] : contents.tensors) {
         bool ignored = false;
         for (const std::string& prefix : ignored_prefixes) ignored = ignored || name.rfind(prefix, 0) == 0;
-        if (!ignored && expected.count(name) == 0) unexpected += (unexpected.empty() ? "" : ", ") + name;
+        if (!ignored && expected.count(name) == 0) unexpected.add(safetensors::detail::printable(name, true, 64));
     }
-    BABYGPT_CHECK(mismatched.empty(), source, ": tensor shapes do not match the model: ", mismatched,
+    BABYGPT_CHECK(mismatched.empty(), source, ": tensor shapes do not match the model: ", mismatched.str(),
                   " (was the file saved from a model with another configuration or vocabulary?)");
-    BABYGPT_CHECK(missing.empty(), source, ": tensors missing for the model: ", missing);
-    BABYGPT_CHECK(unexpected.empty(), source, ": unexpected tensors (not in the model): ", unexpected);
+    BABYGPT_CHECK(missing.empty(), source, ": tensors missing for the model: ", missing.str());
+    BABYGPT_CHECK(unexpected.empty(), source, ": unexpected tensors (not in the model): ", unexpected.str());
     for (const auto& [name, tensor] : expected) tensor.copy_(safetensors::to_tensor<T>(contents.tensors.at(name), name));
 }
 

@@ -32,6 +32,17 @@ struct GPTConfig {
     std::int64_t n_layer = 3;      // transformer blocks
     double dropout = 0.0;          // dropout probability in training (v10+)
 
+    // Upper bounds: far beyond what this library trains on a CPU, low enough that no product of sizes
+    // overflows, and a checkpoint's metadata cannot ask for an absurd model (io::config_from_checkpoint
+    // also checks the file's tensors against the configuration before anything is built).
+    static constexpr std::int64_t max_vocab_size = std::int64_t(1) << 21;  // > 0x110000: every code point
+    static constexpr std::int64_t max_block_size = std::int64_t(1) << 16;
+    static constexpr std::int64_t max_n_embed = std::int64_t(1) << 16;
+    static constexpr std::int64_t max_n_head = std::int64_t(1) << 10;
+    static constexpr std::int64_t max_n_layer = std::int64_t(1) << 10;
+    /// Parameters plus buffers (the attention masks): 2^32 elements, 16 GiB as float.
+    static constexpr std::int64_t max_state_elements = std::int64_t(1) << 32;
+
     /// Throws babygpt::Error naming the first invalid field and how to fix it.
     void validate() const {
         BABYGPT_CHECK(vocab_size > 0, "GPTConfig: vocab_size must be positive, got ", vocab_size);
@@ -39,12 +50,50 @@ struct GPTConfig {
         BABYGPT_CHECK(n_embed > 0, "GPTConfig: n_embed must be positive, got ", n_embed);
         BABYGPT_CHECK(n_head > 0, "GPTConfig: n_head must be positive, got ", n_head);
         BABYGPT_CHECK(n_layer > 0, "GPTConfig: n_layer must be positive, got ", n_layer);
+        check_at_most("vocab_size", vocab_size, max_vocab_size, "use a text with fewer distinct characters");
+        check_at_most("block_size", block_size, max_block_size, "use a shorter context");
+        check_at_most("n_embed", n_embed, max_n_embed, "use a narrower model");
+        check_at_most("n_head", n_head, max_n_head, "use fewer heads");
+        check_at_most("n_layer", n_layer, max_n_layer, "use fewer layers");
         BABYGPT_CHECK(n_embed % n_head == 0, "GPTConfig: n_embed (", n_embed, ") must be divisible by n_head (",
                       n_head, "); e.g. n_embed ", (n_embed / n_head + 1) * n_head, " or n_head ", largest_divisor());
         BABYGPT_CHECK(dropout >= 0.0 && dropout < 1.0, "GPTConfig: dropout must be in [0, 1), got ", dropout);
+        const std::int64_t elements = state_elements();
+        BABYGPT_CHECK(elements <= max_state_elements, "GPTConfig: the model would hold ", elements,
+                      " parameters and mask elements, more than the limit of ", max_state_elements,
+                      " (16 GiB as float); use a smaller n_layer, n_embed, n_head or block_size");
+    }
+
+    /// Elements of every parameter and buffer of GPT<T>(*this): its state_dict, counted without building
+    /// it. Per block: attention 3 C^2 (key, query, value) + H T^2 (the heads' tril masks) + C^2 + C
+    /// (projection); feed-forward 4 C^2 + 4C + 4 C^2 + C; two LayerNorms 4C. Around the blocks: the
+    /// embeddings V C + T C, the final LayerNorm 2C, lm_head C V + V. Checked arithmetic: throws if the
+    /// count overflows an int64 (validate() calls it only within the bounds above, where it cannot).
+    std::int64_t state_elements() const {
+        const std::int64_t V = vocab_size, T = block_size, C = n_embed, H = n_head;
+        auto mul = [](std::int64_t a, std::int64_t b) {
+            std::int64_t product = 0;
+            BABYGPT_CHECK(a >= 0 && b >= 0 && detail::multiply_fits(a, b, product),
+                          "GPTConfig: the parameter count overflows a 64-bit integer; use smaller sizes");
+            return product;
+        };
+        auto add = [](std::int64_t a, std::int64_t b) {
+            BABYGPT_CHECK(a <= std::numeric_limits<std::int64_t>::max() - b,
+                          "GPTConfig: the parameter count overflows a 64-bit integer; use smaller sizes");
+            return a + b;
+        };
+        const std::int64_t C2 = mul(C, C);
+        const std::int64_t per_block = add(add(mul(12, C2), mul(H, mul(T, T))), mul(10, C));
+        std::int64_t total = add(mul(2, mul(V, C)), mul(T, C));
+        total = add(total, add(V, mul(2, C)));
+        return add(total, mul(n_layer, per_block));
     }
 
 private:
+    static void check_at_most(const char* field, std::int64_t value, std::int64_t bound, const char* fix) {
+        BABYGPT_CHECK(value <= bound, "GPTConfig: ", field, " must be at most ", bound, ", got ", value, "; ", fix);
+    }
+
     std::int64_t largest_divisor() const {  // the largest n_head <= the given one that divides n_embed
         for (std::int64_t h = std::min(n_head, n_embed); h > 1; --h)
             if (n_embed % h == 0) return h;
