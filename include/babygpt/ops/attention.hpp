@@ -25,6 +25,7 @@
 #include "babygpt/ops/attention_loops.hpp"
 #include "babygpt/ops/dropout.hpp"
 #include "babygpt/ops/gemm.hpp"
+#include "babygpt/parallel.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -79,10 +80,10 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
     Tensor<T> probs = Tensor<T>::empty({B, n_head, Tn, Tn});  // P, kept for backward
     Tensor<T> out = Tensor<T>::empty({B, Tn, C});
     // Every (batch entry, head) pair is independent and writes its own slices: one task each.
-#pragma omp parallel if (B * n_head > 1)
+    BABYGPT_OMP(parallel if (B * n_head > 1))
     {
         Matrix dropped(use_dropout ? kQueryBlock : 0, use_dropout ? Tn : 0);
-#pragma omp for schedule(static)
+        BABYGPT_OMP(for schedule(static))
         for (std::int64_t bh = 0; bh < B * n_head; ++bh) {
             const std::int64_t b = bh / n_head, h = bh % n_head;
             T* row0 = qkv.data() + b * Tn * 3 * C + h * hs;
@@ -134,11 +135,11 @@ Tensor<T> causal_self_attention(const Tensor<T>& qkv, std::int64_t n_head, doubl
         auto [dqkv_matrix, accumulate] = qkv.grad_target(B * Tn, 3 * C);
         const bool fresh = !accumulate;
         T* dqkv = dqkv_matrix.data();
-#pragma omp parallel if (B * n_head > 1)
+        BABYGPT_OMP(parallel if (B * n_head > 1))
         {
             Matrix dropped(use_dropout ? kQueryBlock : 0, use_dropout ? Tn : 0), dP(std::min(kQueryBlock, Tn), Tn);
             Eigen::Array<T, Eigen::Dynamic, 1> row_dot(Tn);
-#pragma omp for schedule(static)
+            BABYGPT_OMP(for schedule(static))
             for (std::int64_t bh = 0; bh < B * n_head; ++bh) {
                 const std::int64_t b = bh / n_head, h = bh % n_head;
                 const std::int64_t offset = b * Tn * 3 * C + h * hs;

@@ -16,6 +16,8 @@
 
 #include <Eigen/Core>
 
+#include "babygpt/parallel.hpp"
+
 namespace babygpt::detail {
 
 /// The head size: the template argument HS when it is non-zero (a compile-time constant the compiler
@@ -70,7 +72,7 @@ void dots(const T* a, const T* B, std::int64_t ld, std::int64_t n, std::int64_t 
 template <int HS, typename T>
 void add_scaled(T* dst, T w, const T* src, std::int64_t run_time_n) {  // dst += w * src
     const std::int64_t n = head_size<HS>(run_time_n);
-#pragma omp simd
+    BABYGPT_OMP(simd)
     for (std::int64_t k = 0; k < n; ++k) dst[k] += w * src[k];
 }
 
@@ -143,7 +145,7 @@ void head_backward_loops(const T* Q, const T* K, const T* V, T* dQ, T* dK, T* dV
             for (std::int64_t j = 0; j <= i; ++j) {
                 const T ds = p[j] * (dp[j] - row_dot) * scale;  // softmax backward, then the scale
                 const T* k_row = K + j * ld;
-#pragma omp simd
+                BABYGPT_OMP(simd)
                 for (int k = 0; k < HS; ++k) dq[k] += ds * k_row[k];  // dQ = dS K
                 add_scaled<HS>(dK + j * ld, ds, Q + i * ld, hs);      // dK = dS^T Q
             }

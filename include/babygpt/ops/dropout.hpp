@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/parallel.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -47,13 +48,13 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     const T* in = x.data();
     T* out = y.data();
-#pragma omp parallel for schedule(static) if (n > 65536)
+    BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
     for (std::int64_t i = 0; i < n; ++i) out[i] = mask.keep(static_cast<std::uint64_t>(i)) ? in[i] * scale : T(0);
     record(y, "dropout", {x}, [x, mask, scale, n](const Tensor<T>& g) {
         auto [gx_matrix, accumulate] = x.grad_target(1, n);
         T* gx = gx_matrix.data();
         const T* gy = g.data();
-#pragma omp parallel for schedule(static) if (n > 65536)
+        BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
         for (std::int64_t i = 0; i < n; ++i) {
             const T d = mask.keep(static_cast<std::uint64_t>(i)) ? gy[i] * scale : T(0);
             gx[i] = accumulate ? gx[i] + d : d;

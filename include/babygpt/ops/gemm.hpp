@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "babygpt/parallel.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -38,7 +40,7 @@ void gemm_rows(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
         product(dst, lhs);
         return;
     }
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
+    BABYGPT_OMP(parallel for schedule(static) num_threads(static_cast<int>(parts)))
     for (std::int64_t p = 0; p < parts; ++p) {
         const std::int64_t r0 = M * p / parts, rows = M * (p + 1) / parts - r0;
         product(dst.middleRows(r0, rows), lhs.middleRows(r0, rows));

@@ -21,6 +21,7 @@
 #include "babygpt/ops/gemm.hpp"
 #include "babygpt/ops/loss.hpp"
 #include "babygpt/ops/narrow_gemm.hpp"
+#include "babygpt/parallel.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -85,7 +86,7 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     const T inv_n = T(1) / static_cast<T>(N);
 
     // Blocks are independent: the same partition for any thread count, so the result is too.
-#pragma omp parallel for schedule(static) if (blocks > 1 && N * V * C > (1 << 20))
+    BABYGPT_OMP(parallel for schedule(static) if (blocks > 1 && N * V * C > (1 << 20)))
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
         const std::int64_t r0 = blk * block_rows, rows = std::min(block_rows, N - r0);
         auto logits = D.matrix(N, V).middleRows(r0, rows);  // (rows, V), in L2 from here on

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/parallel.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -59,7 +60,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets) {
     Tensor<T> D = needs_grad ? Tensor<T>::empty({N, V}) : Tensor<T>();
     const T inv_n = T(1) / static_cast<T>(N);
     Eigen::Array<T, Eigen::Dynamic, 1> row_loss(N);
-#pragma omp parallel for schedule(static) if (N * V > 65536)
+    BABYGPT_OMP(parallel for schedule(static) if (N * V > 65536))
     for (std::int64_t i = 0; i < N; ++i)
         row_loss(i) = detail::cross_entropy_row(logits.data() + i * V, V, targets.data()[i],
                                                 needs_grad ? D.data() + i * V : nullptr, inv_n);

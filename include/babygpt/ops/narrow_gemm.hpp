@@ -19,6 +19,8 @@
 
 #include <Eigen/Core>
 
+#include "babygpt/parallel.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -99,7 +101,7 @@ void for_row_tiles(std::int64_t rows, std::int64_t work, Tile&& tile) {
     };
 #ifdef _OPENMP
     if (!omp_in_parallel() && omp_get_max_threads() > 1 && work >= (std::int64_t(1) << 18) && tiles > 1) {
-#pragma omp parallel
+        BABYGPT_OMP(parallel)
         {
             const std::int64_t parts = omp_get_num_threads(), p = omp_get_thread_num();
             run(tiles * p / parts, tiles * (p + 1) / parts);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "babygpt/parallel.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt::optim {
@@ -100,7 +101,7 @@ private:
         using ConstChunk = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
         constexpr std::int64_t chunk = 1024;
         const std::int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n > 65536)
+        BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
         for (std::int64_t c = 0; c < chunks; ++c) {
             const std::int64_t j = c * chunk, len = std::min(chunk, n - j);
             const ConstChunk gc(g + j, len);
