@@ -224,13 +224,15 @@ public:
     /// assigns it if this is the first (see grad_target).
     template <typename Expr>
     void add_to_grad(std::int64_t rows, std::int64_t cols, const Expr& contribution) const {
-        auto [g, accumulate] = grad_target(rows, cols);
+        // A named struct, not a structured binding: C++17 does not let a lambda capture a binding
+        // (GCC accepts it, clang rejects it).
+        GradTarget target = grad_target(rows, cols);
         auto update = [&](auto&& dst) {
-            if (accumulate) dst += contribution;
+            if (target.accumulate) dst += contribution;
             else dst = contribution;
         };
-        if constexpr (std::is_base_of_v<Eigen::ArrayBase<Expr>, Expr>) update(g.array());
-        else update(g);
+        if constexpr (std::is_base_of_v<Eigen::ArrayBase<Expr>, Expr>) update(target.matrix.array());
+        else update(target.matrix);
     }
 
     /// Back-propagates from this one-element tensor into every tensor that requires grad (autograd.hpp).
