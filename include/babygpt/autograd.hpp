@@ -5,7 +5,18 @@
 // output: the op's name, its inputs, and a backward function written right beside the forward code.
 // backward() on a scalar sorts the graph topologically, seeds d(loss)/d(loss) = 1, and walks the nodes
 // in reverse, each one accumulating (+=) into its inputs' gradients. The graph is freed as it goes.
+//
+// Guards, with PyTorch's semantics:
+// - a second backward() through a part of the graph that an earlier one freed throws (the gradients
+//   of everything behind it would be lost silently); run the forward pass again;
+// - a tensor that a backward will read (an input or the output of its op) and that was modified in
+//   place after the op ran makes backward() throw naming the op: record() notes the storage versions
+//   (tensor.hpp), backward() compares them before it changes anything;
+// - a graph dropped without backward() is torn down in a loop, not by recursion, so a chain of a
+//   million ops cannot overflow the stack.
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <unordered_set>
@@ -20,9 +31,41 @@ namespace babygpt {
 /// How a tensor was computed: enough to send its gradient back to its inputs.
 template <typename T>
 struct Node {
-    const char* op;                                      // e.g. "matmul", for debugging
+    const char* op = "";                                 // e.g. "matmul", for debugging and errors
     std::vector<std::shared_ptr<TensorImpl<T>>> inputs;  // the edges of the graph
+    std::vector<std::uint64_t> input_versions;           // the inputs' storage versions when recorded
+    std::uint64_t output_version = 0;                    // the output's, likewise
     std::function<void(const Tensor<T>& grad_output)> backward;
+
+    Node() = default;
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    /// Releasing a node releases its inputs, whose nodes release theirs, ...: by plain recursion a
+    /// chain of ~100,000 ops overflows the stack. Instead, the nodes that would die with this one are
+    /// moved onto a local stack and released one at a time, each after its own inputs' nodes were taken.
+    ~Node() {
+        std::vector<std::shared_ptr<Node>> dying;
+        take_dying_inputs(*this, dying);
+        while (!dying.empty()) {
+            std::shared_ptr<Node> node = std::move(dying.back());
+            dying.pop_back();
+            if (node.use_count() == 1) take_dying_inputs(*node, dying);
+            // `node` is released here; its inputs' nodes are on `dying` already, so this does not recurse.
+        }
+    }
+
+private:
+    /// Moves the nodes of the inputs that only `node` keeps alive onto `dying`.
+    static void take_dying_inputs(Node& node, std::vector<std::shared_ptr<Node>>& dying) {
+        node.backward = nullptr;  // its captures hold inputs too: drop them first, so that use_count is exact
+        for (std::shared_ptr<TensorImpl<T>>& input : node.inputs) {
+            if (!input || !input->grad_fn) continue;
+            // An input may appear more than once (mul(x, x)): each appearance is one of `node`'s holds.
+            const auto holds = std::count(node.inputs.begin(), node.inputs.end(), input);
+            if (input.use_count() == holds) dying.push_back(std::move(input->grad_fn));
+        }
+    }
 };
 
 /// Whether ops record the graph (thread-local; on by default).
@@ -62,7 +105,13 @@ void record(Tensor<T>& output, const char* op, const std::vector<Tensor<T>>& inp
     if (!any) return;
     auto node = std::make_shared<Node<T>>();
     node->op = op;
-    for (const Tensor<T>& in : inputs) node->inputs.push_back(in.impl_ptr());
+    node->inputs.reserve(inputs.size());
+    node->input_versions.reserve(inputs.size());
+    for (const Tensor<T>& in : inputs) {
+        node->inputs.push_back(in.impl_ptr());
+        node->input_versions.push_back(in.version());
+    }
+    node->output_version = output.version();
     node->backward = std::forward<BackwardFn>(backward);
     TensorImpl<T>& out = output.impl();
     out.requires_grad = true;
@@ -72,8 +121,15 @@ void record(Tensor<T>& output, const char* op, const std::vector<Tensor<T>>& inp
 
 namespace detail {
 
+/// A non-leaf tensor that requires grad but has no node: an earlier backward() freed its graph.
+template <typename T>
+bool graph_was_freed(const TensorImpl<T>& tensor) {
+    return !tensor.is_leaf && tensor.requires_grad && !tensor.grad_fn;
+}
+
 /// The tensors reachable from `root` through grad_fn edges, each after all of its inputs.
-/// Iterative depth-first search, so a deep graph cannot overflow the stack.
+/// Iterative depth-first search, so a deep graph cannot overflow the stack. Throws if the walk reaches
+/// a tensor whose graph an earlier backward() freed: the gradients behind it would be lost.
 template <typename T>
 std::vector<std::shared_ptr<TensorImpl<T>>> topological_order(const std::shared_ptr<TensorImpl<T>>& root) {
     std::vector<std::shared_ptr<TensorImpl<T>>> order;
@@ -87,6 +143,9 @@ std::vector<std::shared_ptr<TensorImpl<T>>> topological_order(const std::shared_
         const Node<T>* node = tensor->grad_fn.get();
         if (node && next < node->inputs.size()) {
             std::shared_ptr<TensorImpl<T>> input = node->inputs[next++];
+            BABYGPT_CHECK(!graph_was_freed(*input), "backward: an input of '", node->op, "' was computed by a ",
+                          "graph that was already freed by an earlier backward(); a second backward through ",
+                          "the same tensors needs its own graph: run the forward pass again");
             if (input->requires_grad && visited.insert(input.get()).second) stack.emplace_back(input, 0);
         } else {
             order.push_back(tensor);
@@ -94,6 +153,22 @@ std::vector<std::shared_ptr<TensorImpl<T>>> topological_order(const std::shared_
         }
     }
     return order;
+}
+
+/// Throws if a tensor that `tensor`'s backward reads was modified in place since the op recorded it.
+template <typename T>
+void check_unmodified(const TensorImpl<T>& tensor) {
+    const Node<T>& node = *tensor.grad_fn;
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        const std::uint64_t now = node.inputs[i]->data.version(), then = node.input_versions[i];
+        BABYGPT_CHECK(now == then, "backward: a tensor needed by the backward of '", node.op, "' was modified in ",
+                      "place after it was used (version ", now, ", expected ", then, "); run the forward pass ",
+                      "again after the change, or change a clone() instead");
+    }
+    const std::uint64_t now = tensor.data.version();
+    BABYGPT_CHECK(now == node.output_version, "backward: the output of '", node.op, "' was modified in place ",
+                  "after it was computed (version ", now, ", expected ", node.output_version, "); run the ",
+                  "forward pass again after the change, or change a clone() instead");
 }
 
 }  // namespace detail
@@ -106,6 +181,8 @@ void Tensor<T>::backward() const {
     BABYGPT_CHECK(is_leaf() || impl().grad_fn, "backward: the graph of this tensor was already freed by an ",
                   "earlier backward(); run the forward pass again");
     const auto order = detail::topological_order(impl_ptr());
+    for (const auto& tensor : order)  // every check before the first gradient is written
+        if (tensor->grad_fn) detail::check_unmodified(*tensor);
     grad_data()[0] += T(1);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         TensorImpl<T>& tensor = **it;

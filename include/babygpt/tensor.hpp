@@ -13,6 +13,14 @@
 //     sum(y).backward();                                   // w.grad() is (32, 16)
 //
 // What it deliberately is not: there are no strides, so transpose() copies; there is no device but the CPU.
+//
+// Version counter: every storage counts its in-place modifications, and autograd uses the count to
+// refuse a backward whose saved tensors changed after the forward (it would give wrong gradients
+// without a word), like PyTorch's "modified by an inplace operation". copy_() and bump_version()
+// count; raw writes through data(), at(), array() or matrix() cannot be seen, so code that changes a
+// tensor that way while a graph may still need it calls bump_version() after the write. An optimizer
+// step is such a change of the parameters (as in PyTorch): in the usual loop it comes after
+// backward(), when the graph that read them is gone, and the next forward records the new versions.
 
 #include <algorithm>
 #include <cstdint>
@@ -34,13 +42,44 @@ namespace babygpt {
 template <typename T>
 struct Node;  // autograd.hpp: how a tensor was computed, and how its gradient flows back
 
+/// A buffer with its version counter: how many times it was modified in place (copy_, bump_version).
+/// Copies share both, so every view of the same memory (reshape, detach) sees one counter. One small
+/// allocation per buffer for the counter, none per element.
+template <typename T>
+class Storage {
+public:
+    Storage() = default;
+    /// Takes `buffer` over with a new counter at version 0. Implicit, so that a freshly allocated
+    /// buffer can be assigned directly (impl->data = detail::allocate_buffer<T>(n)).
+    Storage(std::shared_ptr<T> buffer)  // NOLINT(google-explicit-constructor)
+        : block_(buffer ? std::make_shared<Block>(Block{std::move(buffer), 0}) : nullptr),
+          data_(block_ ? block_->buffer.get() : nullptr) {}
+
+    T* get() const { return data_; }
+    explicit operator bool() const { return data_ != nullptr; }
+    void reset() { *this = Storage(); }
+
+    std::uint64_t version() const { return block_ ? block_->version : 0; }
+    void bump_version() const {
+        if (block_) ++block_->version;
+    }
+
+private:
+    struct Block {
+        std::shared_ptr<T> buffer;
+        std::uint64_t version;
+    };
+    std::shared_ptr<Block> block_;
+    T* data_ = nullptr;  // block_->buffer.get(), cached: data() is on every op's path
+};
+
 /// The state a Tensor handle points to. Ops read and write it through Tensor's accessors.
 template <typename T>
 struct TensorImpl {
     Shape shape;
     std::int64_t size = 0;       // numel(shape), cached
-    std::shared_ptr<T> data;     // `size` elements, row-major; shared by reshape views
-    std::shared_ptr<T> grad;     // same size, allocated (zeroed) when the first gradient arrives
+    Storage<T> data;             // `size` elements, row-major; shared by reshape views and detach()
+    Storage<T> grad;             // same size, allocated when the first gradient arrives
     bool requires_grad = false;
     bool is_leaf = true;         // false once an op records this tensor as its output
     std::shared_ptr<Node<T>> grad_fn;
@@ -200,7 +239,7 @@ public:
         return impl_->grad.get();
     }
     /// Whether a gradient buffer exists (something was accumulated since the last zero_grad()).
-    bool has_grad() const { return impl().grad != nullptr; }
+    bool has_grad() const { return static_cast<bool>(impl().grad); }
     ArrayMap grad_array() const { return ArrayMap(grad_data(), numel()); }
     MatrixMap grad_matrix(std::int64_t rows, std::int64_t cols) const {
         return MatrixMap(grad_data(), rows, cols);
@@ -253,11 +292,20 @@ public:
         return c;
     }
     /// Copies `source`'s values into this tensor's storage (same shape), e.g. to load weights.
+    /// An in-place change: it bumps the version (see the top of this file).
     void copy_(const Tensor& source) const {
         BABYGPT_CHECK(source.shape() == shape(), "Tensor::copy_: shape ", to_string(source.shape()),
                       " does not match ", to_string(shape()));
         std::copy_n(source.data(), numel(), data());
+        bump_version();
     }
+
+    /// How many in-place changes the storage has seen (shared with views of it); starts at 0.
+    std::uint64_t version() const { return impl().data.version(); }
+    /// Counts an in-place change made through data(), at(), array() or matrix(), which the tensor cannot
+    /// see: a backward that saved this tensor before the change then refuses to run instead of giving
+    /// wrong gradients.
+    void bump_version() const { impl().data.bump_version(); }
 
     const std::shared_ptr<TensorImpl<T>>& impl_ptr() const { return impl_; }
     TensorImpl<T>& impl() const {
