@@ -1,12 +1,14 @@
 // babygpt: train a character-level GPT on any UTF-8 text, sample from it, inspect checkpoints.
 //
 //   babygpt train --data input.txt [--preset v9|v11] [options]
-//   babygpt sample --checkpoint runs/input.safetensors --prompt "ROMEO:"
-//   babygpt info --checkpoint runs/input.safetensors
+//   babygpt sample runs/input.safetensors --prompt "ROMEO:"
+//   babygpt info runs/input.safetensors
 
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,13 +17,18 @@
 #include <babygpt/error.hpp>
 #include <babygpt/version.hpp>
 
+#include "activity.hpp"
+#include "input_files.hpp"
 #include "sample.hpp"
 #include "settings.hpp"
+#include "threads_option.hpp"
 #include "train.hpp"
 
 namespace {
 
 using babygpt_cli::TrainSettings;
+using babygpt_cli::max_config_bytes;
+using babygpt_cli::read_small_text_file;
 
 /// A train option that mirrors a setting: its name, and how to copy its value between settings, so that
 /// explicitly given options can override a preset (or a resumed checkpoint's values).
@@ -34,7 +41,7 @@ struct SettingOption {
 std::vector<SettingOption> add_setting_options(CLI::App& train, TrainSettings& s) {
     std::vector<SettingOption> options;
     auto add = [&](const std::string& name, auto TrainSettings::*field, const std::string& help) {
-        CLI::Option* option = train.add_option("--" + name, s.*field, help + " (preset default shown)");
+        CLI::Option* option = train.add_option("--" + name, s.*field, help);
         option->capture_default_str();
         options.push_back({name, option, [field](TrainSettings& to, const TrainSettings& from) { to.*field = from.*field; }});
     };
@@ -55,8 +62,19 @@ std::vector<SettingOption> add_setting_options(CLI::App& train, TrainSettings& s
 
 /// Applies the train subcommand's --config file. CLI11 reads only the main app's config file, so one set
 /// on a subcommand would be accepted and silently ignored. Options given on the command line win.
+/// The file is checked first (a regular file of at most 1 MiB), so that a directory, a FIFO or a
+/// device is refused instead of ignored, blocking or read forever.
 void apply_config_file(CLI::App& command, const std::string& path) {
-    for (const CLI::ConfigItem& item : command.get_config_formatter()->from_file(path)) {
+    std::istringstream text(read_small_text_file(path, "--config",
+                                                 "pass a TOML or INI file with --config (e.g. batch-size = 64)",
+                                                 max_config_bytes));
+    std::vector<CLI::ConfigItem> items;
+    try {
+        items = command.get_config_formatter()->from_config(text);
+    } catch (const CLI::ParseError& e) {
+        babygpt::detail::throw_error(path, ": ", e.what(), "; pass a TOML or INI file with --config");
+    }
+    for (const CLI::ConfigItem& item : items) {
         if (item.name == "++" || item.name == "--") continue;  // a [section] opening or closing
         const bool here = item.parents.empty() || (item.parents.size() == 1 && item.parents[0] == command.get_name());
         CLI::Option* option = here ? command.get_option_no_throw("--" + item.name) : nullptr;
@@ -69,6 +87,13 @@ void apply_config_file(CLI::App& command, const std::string& path) {
     }
 }
 
+/// The checkpoint given as FILE or as --checkpoint FILE (either, or both if they agree).
+std::string checkpoint_argument(const std::string& positional, const std::string& option, const char* command) {
+    BABYGPT_CHECK(positional.empty() || option.empty() || positional == option, "two checkpoints given (", positional,
+                  " and --checkpoint ", option, "); pass one: babygpt ", command, " runs/x.safetensors");
+    return positional.empty() ? option : positional;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,42 +102,58 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", BABYGPT_VERSION_STRING);
 
     // ---- train ----
+    const int cores = babygpt_cli::available_cores();
     CLI::App* train = app.add_subcommand("train", "train BabyGPT on a text file, evaluate, save a checkpoint, then sample");
+    train->footer("The defaults shown for the hyperparameters are the v9 preset's; --preset v11 changes them, and an "
+                  "option given on the command line or in --config overrides its preset value. SIGINT (Ctrl-C), "
+                  "SIGTERM and SIGHUP save a checkpoint and exit with 130, 143 and 129.");
     babygpt_cli::TrainRequest train_request;
     TrainSettings cli_settings = babygpt_cli::preset_settings("v9");
+    cli_settings.threads = cores;
     std::string preset = "v9";
     train->add_option("--data", train_request.data_path,
                       "UTF-8 text file to train on (default: the small corpus in data/default.txt)");
     train->add_option("--preset", preset, "hyperparameter preset: v9 (small, the default) or v11 (the full model)")
         ->capture_default_str();
     const std::vector<SettingOption> setting_options = add_setting_options(*train, cli_settings);
-    train->add_option("--threads", cli_settings.threads, "threads for the compute")->capture_default_str();
+    train->add_option("--threads", cli_settings.threads, "threads for the compute, 1 to " + std::to_string(babygpt_cli::max_threads) + " (default: the cores this process may use)")->capture_default_str();
     train->add_option("--out", train_request.out_path,
-                      "checkpoint file to write (default: runs/<data name>.safetensors; with --resume, that file)");
+                      "checkpoint file to write (default: runs/<data name>.safetensors; with --resume, that file); "
+                      "the metrics, plot and optimizer state go next to it");
+    train->add_flag("--overwrite", train_request.overwrite,
+                    "replace the files of an earlier run at --out (otherwise refused; only on the command line)")
+        ->configurable(false);
     train->add_option("--resume", train_request.resume_path,
                       "continue training from this checkpoint (its optimizer file must be next to it)");
     train->add_option("--save-every", cli_settings.save_every, "also save a checkpoint every N steps (0: only at evaluations and the end)")
         ->capture_default_str();
     train->add_option("--sample-tokens", train_request.sample_tokens, "characters to sample per prompt after training (0: none)")
         ->capture_default_str();
-    CLI::Option* train_config = train->set_config("--config", "", "TOML or INI file setting any of these options (e.g. batch-size = 64)");
+    CLI::Option* train_config =
+        train->add_option("--config", train_request.config_path, "TOML or INI file setting any of these options (e.g. batch-size = 64)")
+            ->configurable(false);
 
     // ---- sample ----
     CLI::App* sample = app.add_subcommand("sample", "generate text from a checkpoint, streaming characters as they come");
     babygpt_cli::SampleRequest sample_request;
-    sample->add_option("--checkpoint", sample_request.checkpoint, "checkpoint written by 'babygpt train'")->required();
-    sample->add_option("--prompt", sample_request.prompts, "text to continue; repeat for several prompts (default: a newline)");
+    sample_request.threads = cores;
+    std::string sample_checkpoint;
+    sample->add_option("checkpoint", sample_checkpoint, "checkpoint written by 'babygpt train' (or --checkpoint FILE)");
+    sample->add_option("--checkpoint", sample_request.checkpoint, "checkpoint written by 'babygpt train'");
+    sample->add_option("--prompt", sample_request.prompts, "text to continue; repeat for several prompts (default: a newline)")
+        ->allow_extra_args(false);
     sample->add_option("--max-new-tokens", sample_request.max_new_tokens, "characters to generate per prompt")->capture_default_str();
     sample->add_option("--temperature", sample_request.temperature, "sampling temperature (> 0; lower is more conservative)")
         ->capture_default_str();
     sample->add_option("--top-k", sample_request.top_k, "sample only from the k most likely characters (0: all)")->capture_default_str();
     sample->add_option("--seed", sample_request.seed, "random seed for sampling")->capture_default_str();
-    sample->add_option("--threads", sample_request.threads, "threads for the compute")->capture_default_str();
+    sample->add_option("--threads", sample_request.threads, "threads for the compute, 1 to " + std::to_string(babygpt_cli::max_threads) + " (default: the cores this process may use)")->capture_default_str();
 
     // ---- info ----
     CLI::App* info = app.add_subcommand("info", "show a checkpoint's configuration, vocabulary, step, parameters and losses");
-    std::string info_checkpoint;
-    info->add_option("--checkpoint", info_checkpoint, "checkpoint written by 'babygpt train'")->required();
+    std::string info_checkpoint, info_checkpoint_option;
+    info->add_option("checkpoint", info_checkpoint, "checkpoint written by 'babygpt train' (or --checkpoint FILE)");
+    info->add_option("--checkpoint", info_checkpoint_option, "checkpoint written by 'babygpt train'");
 
     try {
         app.parse(argc, argv);
@@ -122,7 +163,7 @@ int main(int argc, char** argv) {
 
     try {
         if (*train) {
-            if (train_config->count() > 0) apply_config_file(*train, train_config->as<std::string>());
+            if (train_config->count() > 0) apply_config_file(*train, train_request.config_path);
             // Precedence: preset < checkpoint (on resume) < options given on the command line or in --config.
             TrainSettings settings = babygpt_cli::preset_settings(preset);
             const TrainSettings given = cli_settings;
@@ -138,8 +179,16 @@ int main(int argc, char** argv) {
             train_request.settings = settings;
             return babygpt_cli::run_train(train_request);
         }
-        if (*sample) return babygpt_cli::run_sample(sample_request);
-        if (*info) return babygpt_cli::run_info(info_checkpoint);
+        if (*sample) {
+            sample_request.checkpoint = checkpoint_argument(sample_checkpoint, sample_request.checkpoint, "sample");
+            return babygpt_cli::run_sample(sample_request);
+        }
+        if (*info) return babygpt_cli::run_info(checkpoint_argument(info_checkpoint, info_checkpoint_option, "info"));
+    } catch (const std::bad_alloc&) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "error: out of memory (while %s); %s\n", babygpt_cli::current_activity(),
+                     babygpt_cli::current_activity_hint());
+        return 1;
     } catch (const std::exception& e) {  // babygpt::Error too: it derives from std::invalid_argument
         std::fflush(stdout);
         std::fprintf(stderr, "error: %s\n", e.what());

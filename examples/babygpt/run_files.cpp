@@ -9,6 +9,8 @@
 #include <babygpt/io/checkpoint.hpp>
 #include <babygpt/io/state_dict.hpp>
 
+#include "checkpoint_header.hpp"
+
 namespace babygpt_cli {
 
 namespace st = babygpt::safetensors;
@@ -53,17 +55,6 @@ double real(const Metadata& m, const std::string& key, const std::string& source
 }
 
 }  // namespace
-
-RunPaths RunPaths::for_checkpoint(const std::string& model_path) {
-    std::filesystem::path p(model_path);
-    std::filesystem::path stem = p.parent_path() / p.stem();
-    RunPaths paths;
-    paths.model = model_path;
-    paths.optimizer = stem.string() + ".optim.safetensors";
-    paths.csv = stem.string() + ".csv";
-    paths.svg = stem.string() + ".svg";
-    return paths;
-}
 
 void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const babygpt::GPT<float>& model,
                      const babygpt::optim::AdamW<float>& optimizer) {
@@ -111,8 +102,8 @@ void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const ba
     std::filesystem::remove(previous_optimizer, ignored);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
-    BABYGPT_CHECK(std::filesystem::exists(path), path, ": no such checkpoint file");
+LoadedCheckpoint load_checkpoint(const std::string& path, const char* option) {
+    check_checkpoint_file(path, option);
     LoadedCheckpoint loaded;
     loaded.contents = st::load(path);
     const Metadata& m = loaded.contents.metadata;
@@ -166,11 +157,15 @@ void load_optimizer(babygpt::optim::AdamW<float>& optimizer, const babygpt::GPT<
                step->second == std::to_string(info.step);
     };
     std::optional<st::Contents> optim;
-    if (std::filesystem::exists(paths.optimizer)) optim = st::load(paths.optimizer);
+    if (std::filesystem::exists(paths.optimizer)) {
+        check_checkpoint_file(paths.optimizer, "--resume (its optimizer file)");
+        optim = st::load(paths.optimizer);
+    }
     // A crash while saving can leave this checkpoint's optimizer state in <optimizer>.prev (see
     // save_checkpoint); put it back in place, so that the next save keeps it until the pair is complete.
     const std::string previous = paths.optimizer + ".prev";
     if ((!optim || !belongs(*optim)) && std::filesystem::exists(previous)) {
+        check_checkpoint_file(previous, "--resume (its optimizer file)");
         st::Contents kept = st::load(previous);
         if (belongs(kept)) {
             std::error_code ignored;

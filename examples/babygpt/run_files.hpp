@@ -11,15 +11,10 @@
 #include <babygpt/models/gpt.hpp>
 #include <babygpt/optim/adamw.hpp>
 
+#include "output_files.hpp"
 #include "settings.hpp"
 
 namespace babygpt_cli {
-
-/// runs/name.safetensors -> runs/name.optim.safetensors, runs/name.csv, runs/name.svg
-struct RunPaths {
-    std::string model, optimizer, csv, svg;
-    static RunPaths for_checkpoint(const std::string& model_path);
-};
 
 /// Everything besides the tensors that a resumed run needs, stored in the checkpoint's metadata.
 struct CheckpointInfo {
@@ -44,7 +39,9 @@ struct LoadedCheckpoint {
     CheckpointInfo info;
     babygpt::safetensors::Contents contents;
 };
-LoadedCheckpoint load_checkpoint(const std::string& path);
+/// The file is checked first (check_checkpoint_file: a regular file with a safetensors header), so that
+/// a wrong path is refused before it is read; `option` names where the path came from (e.g. "--resume").
+LoadedCheckpoint load_checkpoint(const std::string& path, const char* option);
 
 /// Copies the weights into a model built from info.settings (errors name missing or mis-shaped tensors).
 void load_weights(babygpt::GPT<float>& model, const LoadedCheckpoint& checkpoint, const std::string& path);

@@ -6,8 +6,12 @@
 
 #include <babygpt/threads.hpp>
 
+#include "activity.hpp"
+#include "progress.hpp"
 #include "run_files.hpp"
 #include "sampling.hpp"
+#include "signals.hpp"
+#include "threads_option.hpp"
 
 namespace babygpt_cli {
 
@@ -20,7 +24,10 @@ struct LoadedModel {
 };
 
 LoadedModel load_model(const std::string& path) {
-    LoadedModel loaded{load_checkpoint(path), nullptr};
+    Activity activity("loading the checkpoint", "free some memory (loading needs about twice the file's size)");
+    StatusLine status(stdout_is_terminal());
+    status.show("loading " + path + "...", true);
+    LoadedModel loaded{load_checkpoint(path, "--checkpoint"), nullptr};
     const CheckpointInfo& info = loaded.checkpoint.info;
     babygpt::Generator gen(info.settings.seed);
     loaded.model = std::make_unique<babygpt::GPT<float>>(info.settings.model_config(info.vocabulary.size()), gen);
@@ -36,8 +43,10 @@ int run_sample(const SampleRequest& request) {
     BABYGPT_CHECK(request.temperature > 0 && std::isfinite(request.temperature), "--temperature must be positive, got ",
                   request.temperature);
     BABYGPT_CHECK(request.top_k >= 0, "--top-k must be >= 0 (0 = all tokens), got ", request.top_k);
-    BABYGPT_CHECK(request.threads >= 1, "--threads must be at least 1, got ", request.threads);
+    check_threads(request.threads);
+    BABYGPT_CHECK(!request.checkpoint.empty(), "pass the checkpoint file: babygpt sample runs/x.safetensors");
     babygpt::set_num_threads(request.threads);
+    InterruptGuard interrupt_guard;
     const LoadedModel loaded = load_model(request.checkpoint);
     const babygpt::data::Vocabulary& vocabulary = loaded.checkpoint.info.vocabulary;
     const std::vector<std::string> prompts = request.prompts.empty() ? std::vector<std::string>{"\n"} : request.prompts;
@@ -46,14 +55,22 @@ int run_sample(const SampleRequest& request) {
     options.temperature = request.temperature;
     options.top_k = request.top_k;
     babygpt::Generator gen(request.seed);
-    for (std::size_t i = 0; i < prompts.size(); ++i) {
-        if (i > 0) std::fputs("\n", stdout);
-        stream_sample(*loaded.model, vocabulary, prompts[i], request.max_new_tokens, options, gen);
+    Activity activity("sampling", "try a smaller --max-new-tokens");
+    try {
+        for (std::size_t i = 0; i < prompts.size(); ++i) {
+            throw_if_interrupted();
+            if (i > 0) std::fputs("\n", stdout);
+            stream_sample(*loaded.model, vocabulary, prompts[i], request.max_new_tokens, options, gen);
+        }
+    } catch (const Interrupted&) {
+        std::fflush(stdout);
+        return interrupted_exit_code();
     }
     return 0;
 }
 
 int run_info(const std::string& path) {
+    BABYGPT_CHECK(!path.empty(), "pass the checkpoint file: babygpt info runs/x.safetensors");
     const LoadedModel loaded = load_model(path);
     const CheckpointInfo& info = loaded.checkpoint.info;
     const TrainSettings& s = info.settings;

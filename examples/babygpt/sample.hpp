@@ -14,7 +14,7 @@ struct SampleRequest {
     double temperature = 1.0;
     std::int64_t top_k = 0;
     std::uint64_t seed = 42;
-    int threads = 1;
+    int threads = 1;                   // main() sets the default: available_cores()
 };
 
 int run_sample(const SampleRequest& request);

@@ -4,6 +4,8 @@
 
 #include <babygpt/data/utf8.hpp>
 
+#include "signals.hpp"
+
 namespace babygpt_cli {
 
 std::vector<std::string> default_prompts(const babygpt::data::Vocabulary& vocabulary) {
@@ -36,6 +38,10 @@ void stream_sample(const babygpt::GPT<float>& model, const babygpt::data::Vocabu
                    [&](std::int64_t, std::int64_t token) {
                        std::fputs(vocabulary.decode({token}).c_str(), stdout);
                        std::fflush(stdout);
+                       if (interrupt_signal() != 0) {
+                           std::fputs("\n", stdout);
+                           throw Interrupted{};
+                       }
                    });
     std::fputs("\n", stdout);
 }

@@ -17,7 +17,8 @@ std::vector<std::string> default_prompts(const babygpt::data::Vocabulary& vocabu
 std::vector<std::int64_t> encode_prompt(const babygpt::data::Vocabulary& vocabulary, const std::string& prompt);
 
 /// Prints the prompt, then each new character as soon as it is sampled, then a newline.
-/// A prompt with characters outside the vocabulary is an error listing them.
+/// A prompt with characters outside the vocabulary is an error listing them. A signal caught by an
+/// InterruptGuard ends the line and throws Interrupted after the current character.
 void stream_sample(const babygpt::GPT<float>& model, const babygpt::data::Vocabulary& vocabulary,
                    const std::string& prompt, std::int64_t max_new_tokens, const babygpt::SamplingOptions& options,
                    babygpt::Generator& gen);

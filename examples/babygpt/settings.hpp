@@ -8,6 +8,8 @@
 #include <babygpt/error.hpp>
 #include <babygpt/models/gpt.hpp>
 
+#include "threads_option.hpp"
+
 namespace babygpt_cli {
 
 struct TrainSettings {
@@ -24,7 +26,7 @@ struct TrainSettings {
     std::int64_t eval_iters = 100;
     double train_ratio = 0.9;
     std::uint64_t seed = 42;
-    int threads = 1;
+    int threads = 1;                // main() sets the default: available_cores()
     std::int64_t save_every = 0;  // 0: save at every evaluation and at the end only
 
     babygpt::GPTConfig model_config(std::int64_t vocab_size) const {
@@ -77,7 +79,7 @@ inline void validate(const TrainSettings& s) {
                   "--learning-rate must be positive (and below 10), got ", s.learning_rate);
     BABYGPT_CHECK(s.train_ratio > 0.0 && s.train_ratio < 1.0, "--train-ratio must be between 0 and 1, got ",
                   s.train_ratio);
-    BABYGPT_CHECK(s.threads >= 1 && s.threads <= 1024, "--threads must be at least 1, got ", s.threads);
+    check_threads(s.threads);
     BABYGPT_CHECK(s.save_every >= 0, "--save-every must be 0 (off) or positive, got ", s.save_every);
 }
 

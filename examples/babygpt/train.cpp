@@ -1,10 +1,8 @@
 #include "train.hpp"
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -17,9 +15,15 @@
 #include <babygpt/optim/adamw.hpp>
 #include <babygpt/threads.hpp>
 
+#include "activity.hpp"
+#include "checkpoint_header.hpp"
+#include "input_files.hpp"
 #include "metrics.hpp"
+#include "output_files.hpp"
+#include "progress.hpp"
 #include "run_files.hpp"
 #include "sampling.hpp"
+#include "signals.hpp"
 
 namespace babygpt_cli {
 
@@ -28,24 +32,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using babygpt::Generator;
 
-volatile std::sig_atomic_t interrupted = 0;
-extern "C" void on_interrupt(int) { interrupted = 1; }
-
-/// While it lives, SIGINT (Ctrl-C) only sets `interrupted` (cleared on construction), so that the training
-/// loop can save and stop; the previous handler comes back when it goes, however the scope is left.
-class InterruptGuard {
-public:
-    InterruptGuard() {
-        interrupted = 0;
-        previous_ = std::signal(SIGINT, on_interrupt);
-    }
-    ~InterruptGuard() { std::signal(SIGINT, previous_); }
-    InterruptGuard(const InterruptGuard&) = delete;
-    InterruptGuard& operator=(const InterruptGuard&) = delete;
-
-private:
-    decltype(std::signal(SIGINT, SIG_DFL)) previous_;
-};
+constexpr const char* model_size_hint = "try a smaller --batch-size, --block-size or model (--n-embed, --n-layer)";
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
@@ -58,8 +45,8 @@ struct Corpus {
 };
 
 Corpus read_corpus(const std::string& path) {
-    BABYGPT_CHECK(std::filesystem::exists(path), path, ": no such file; pass a UTF-8 text file with --data");
-    BABYGPT_CHECK(!std::filesystem::is_directory(path), path, ": is a directory; pass a UTF-8 text file with --data");
+    Activity activity("reading the data", "use a smaller text file with --data");
+    check_input_file(path, "file", "--data", "pass a UTF-8 text file with --data", max_data_bytes);
     const std::string bytes = babygpt::data::read_file(path);
     BABYGPT_CHECK(!bytes.empty(), path, ": the file is empty; pass a text with at least a few hundred characters");
     const std::vector<char32_t> text = babygpt::data::decode_utf8(bytes, path);
@@ -76,46 +63,80 @@ Generator evaluation_generator(std::uint64_t seed, std::int64_t step) {
     return Generator(seed ^ (0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(step + 1)));
 }
 
+/// Sequences per forward pass of an evaluation. One batch of a big model takes seconds (v11: 64
+/// sequences of 256 tokens through 10.8 M parameters, about 400 GFLOP), and a signal can only be
+/// honoured between passes; so a batch is split into passes of at most ~16 GFLOP (well under a second).
+/// Small models (v9, the tests) evaluate each batch in one pass. Split or not, the batch's loss is the
+/// mean over its sequences (up to rounding).
+std::int64_t sequences_per_pass(const TrainSettings& s, std::int64_t parameters) {
+    // FLOPs per token: 2 per weight, plus the attention scores and their weighted sum (4 * T * C per layer).
+    const double per_token = 2.0 * static_cast<double>(parameters) +
+                             4.0 * static_cast<double>(s.n_layer * s.block_size * s.n_embed);
+    const double per_sequence = per_token * static_cast<double>(s.block_size);
+    const double passes = std::clamp(16e9 / per_sequence, 1.0, static_cast<double>(s.batch_size));
+    return static_cast<std::int64_t>(passes);
+}
+
+/// Rows [first, first + n) of a (B, T) batch tensor.
+babygpt::IndexTensor batch_rows(const babygpt::IndexTensor& batch, std::int64_t first, std::int64_t n) {
+    const std::int64_t T = batch.size(1);
+    const std::int64_t* begin = batch.data() + first * T;
+    return babygpt::IndexTensor::from_data({n, T}, std::vector<std::int64_t>(begin, begin + n * T));
+}
+
+/// The time evaluation batches take, measured as they run: for the status line's ETA.
+struct EvaluationTiming {
+    double seconds = 0;
+    std::int64_t batches = 0;
+    double per_batch(double fallback) const { return batches > 0 ? seconds / static_cast<double>(batches) : fallback; }
+};
+
+/// Evaluations still to come after step `step`: at the multiples of eval_interval and the last step.
+std::int64_t evaluations_after(std::int64_t step, const TrainSettings& s) {
+    const std::int64_t last = s.max_iters - 1;
+    if (step >= last) return 0;
+    std::int64_t n = last / s.eval_interval - std::max<std::int64_t>(step, 0) / s.eval_interval;
+    if (step < 0) ++n;  // step 0 itself
+    if (last % s.eval_interval != 0) ++n;
+    return n;
+}
+
+/// The mean loss over s.eval_iters batches of `tokens` ("train" or "val", for the status line). Throws
+/// Interrupted between passes when a signal came; the model is left as it was (evaluation does not
+/// change it).
 double estimate_loss(babygpt::GPT<float>& model, const std::vector<std::int64_t>& tokens, const TrainSettings& s,
-                     Generator& gen) {
+                     Generator& gen, std::int64_t step, const char* split, std::int64_t per_pass, StatusLine& status,
+                     EvaluationTiming& timing) {
     babygpt::NoGradGuard no_grad;
+    struct TrainingModeBack {
+        babygpt::GPT<float>& model;
+        ~TrainingModeBack() { model.train(); }
+    } training_mode_back{model};
     model.eval();
     double total = 0;
     for (std::int64_t i = 0; i < s.eval_iters; ++i) {
+        status.show("evaluating step " + std::to_string(step) + ": " + split + " " + std::to_string(i) + "/" +
+                    std::to_string(s.eval_iters) + " batches");
+        const auto start = Clock::now();
         const babygpt::data::Batch batch = babygpt::data::get_batch(tokens, s.batch_size, s.block_size, gen);
-        total += model.loss(batch.x, batch.y).item();
+        if (per_pass >= s.batch_size) {
+            throw_if_interrupted();
+            total += model.loss(batch.x, batch.y).item();
+        } else {
+            double sum = 0;
+            for (std::int64_t first = 0; first < s.batch_size; first += per_pass) {
+                throw_if_interrupted();
+                const std::int64_t n = std::min(per_pass, s.batch_size - first);
+                sum += static_cast<double>(model.loss(batch_rows(batch.x, first, n), batch_rows(batch.y, first, n)).item()) *
+                       static_cast<double>(n);
+            }
+            total += sum / static_cast<double>(s.batch_size);
+        }
+        timing.seconds += seconds_since(start);
+        ++timing.batches;
     }
-    model.train();
     return total / static_cast<double>(s.eval_iters);
 }
-
-/// A one-line progress display, redrawn in place; only used when stdout is a terminal.
-class ProgressLine {
-public:
-    explicit ProgressLine(bool enabled) : enabled_(enabled) {}
-
-    void update(std::int64_t step, std::int64_t max_iters, double loss, double tokens_per_sec) {
-        if (!enabled_ || seconds_since(last_draw_) < 0.2) return;
-        last_draw_ = Clock::now();
-        const double eta = tokens_per_sec > 0 ? static_cast<double>(max_iters - step) * tokens_per_step_ / tokens_per_sec : 0;
-        std::printf("\r\033[Kstep %lld/%lld | loss %.4f | %.0f tokens/s | ETA %d:%02d", static_cast<long long>(step),
-                    static_cast<long long>(max_iters), loss, tokens_per_sec, static_cast<int>(eta) / 60,
-                    static_cast<int>(eta) % 60);
-        std::fflush(stdout);
-        drawn_ = true;
-    }
-    void clear() {
-        if (drawn_) std::printf("\r\033[K");
-        drawn_ = false;
-    }
-    void set_tokens_per_step(double n) { tokens_per_step_ = n; }
-
-private:
-    bool enabled_;
-    bool drawn_ = false;
-    double tokens_per_step_ = 1;
-    Clock::time_point last_draw_ = Clock::now();
-};
 
 /// Applies a resumed checkpoint's settings, keeping the options the user gave explicitly; the model's
 /// shape, the train ratio and the seed cannot change.
@@ -155,14 +176,15 @@ std::string default_out_path(const std::string& data_path) {
     return (std::filesystem::path("runs") / std::filesystem::path(data_path).stem()).string() + ".safetensors";
 }
 
-}  // namespace
-
-int run_train(TrainRequest request) {
+int train(TrainRequest request) {
     // ---- settings, data and files: every check before any work or any file is written ----
     std::optional<LoadedCheckpoint> resumed;
     TrainSettings s = request.settings;
     if (!request.resume_path.empty()) {
-        resumed = load_checkpoint(request.resume_path);
+        Activity activity("loading the checkpoint", "free some memory (loading needs about twice the file's size)");
+        StatusLine status(stdout_is_terminal());
+        status.show("loading " + request.resume_path + "...", true);
+        resumed = load_checkpoint(request.resume_path, "--resume");
         s = merge_resumed_settings(resumed->info.settings, request);
         if (request.data_path.empty()) request.data_path = resumed->info.data_path;
         if (request.out_path.empty()) request.out_path = request.resume_path;
@@ -171,8 +193,16 @@ int run_train(TrainRequest request) {
     if (request.data_path.empty()) request.data_path = BABYGPT_DEFAULT_DATA;
     if (request.out_path.empty()) request.out_path = default_out_path(request.data_path);
     const RunPaths paths = RunPaths::for_checkpoint(request.out_path);
+    std::vector<InputFile> inputs = {{"--data", request.data_path}};
+    if (!request.config_path.empty()) inputs.push_back({"--config", request.config_path});
+    if (resumed) inputs.push_back({"--resume", request.resume_path});
+    check_outputs_are_safe(paths, inputs, request.resume_path);
+    const bool in_place = resumed && same_file(paths.model, request.resume_path);
+    check_no_earlier_run(paths, request.overwrite, in_place);
+    throw_if_interrupted();
 
     const Corpus corpus = read_corpus(request.data_path);
+    throw_if_interrupted();
     if (resumed) {
         BABYGPT_CHECK(corpus.vocabulary.chars() == resumed->info.vocabulary.chars(), request.data_path, ": its ",
                       corpus.vocabulary.size(), "-character vocabulary differs from the checkpoint's ",
@@ -186,6 +216,7 @@ int run_train(TrainRequest request) {
     babygpt::set_num_threads(s.threads);
 
     // ---- model, optimizer and random streams (restored on resume) ----
+    std::optional<Activity> activity(std::in_place, "building the model", model_size_hint);
     Generator gen(s.seed);  // initialisation, then training batches, as the reference's global generator
     babygpt::GPT<float> model(config, gen);
     babygpt::optim::AdamWOptions adamw;
@@ -209,6 +240,19 @@ int run_train(TrainRequest request) {
         for (const MetricRow& row : read_metrics_csv(RunPaths::for_checkpoint(request.resume_path).csv))
             if (row.step < info.step || row.step == info.evaluated_step) metrics.push_back(row);
     }
+    throw_if_interrupted();
+
+    // ---- the run's files: from here on this process writes them, and no other trainer may ----
+    OutputDirectory directory(paths.model);
+    RunLock lock(paths);
+    check_no_earlier_run(paths, request.overwrite, in_place);  // again, now that no one else can write them
+    if (in_place) {
+        const auto now = read_header_metadata(request.resume_path);
+        BABYGPT_CHECK(now && now->count("run_id") && now->at("run_id") == info.run_id && now->count("step") &&
+                          now->at("step") == std::to_string(info.step),
+                      request.resume_path, " changed while it was being loaded (another trainer saved it); run the "
+                      "command again to resume from its new state");
+    }
 
     std::printf("babygpt: %s, %lld characters, vocabulary %lld; %.6f M parameters; preset %s; %d thread%s%s\n",
                 request.data_path.c_str(), static_cast<long long>(corpus.tokens.size()),
@@ -217,39 +261,56 @@ int run_train(TrainRequest request) {
     std::fflush(stdout);
 
     bool saved_once = false;
+    std::int64_t saved_step = -1;
     auto save = [&](std::int64_t step) {
+        if (saved_step == step) return;  // an interruption right after a save needs no second one
+        Activity saving("saving the checkpoint", "free some memory");
         info.step = step;
         info.batch_generator = gen.state();
         info.dropout_generator = model.dropout_generator().state();
         save_checkpoint(paths, info, model, optimizer);
         saved_once = true;
+        saved_step = step;
     };
     // Whether step k starts with an evaluation (which saves the checkpoint).
     auto evaluates = [&](std::int64_t k) { return k % s.eval_interval == 0 || k == s.max_iters - 1; };
 
     // ---- the training loop ----
     const double tokens_per_step = static_cast<double>(s.batch_size * s.block_size);
-    ProgressLine progress(::isatty(STDOUT_FILENO) == 1);
-    progress.set_tokens_per_step(tokens_per_step);
+    const std::int64_t per_pass = sequences_per_pass(s, model.parameter_count());
+    StatusLine status(stdout_is_terminal());
+    EvaluationTiming evaluation_timing;
     const double elapsed_before = metrics.empty() ? 0.0 : metrics.back().elapsed;
-    double training_seconds = 0, window_seconds = 0;
-    std::int64_t window_steps = 0;
-    std::optional<InterruptGuard> interrupt_guard(std::in_place);
+    double training_seconds = 0, window_seconds = 0, step_seconds_total = 0;
+    std::int64_t window_steps = 0, steps_done = 0;
 
+    auto stop_interrupted = [&](std::int64_t step, const char* during) {
+        status.clear();
+        save(step);
+        std::printf("interrupted at step %lld; saved %s (%s%s; resume with: babygpt train --resume %s)\n",
+                    static_cast<long long>(step), paths.model.c_str(), interrupt_signal_name(), during,
+                    paths.model.c_str());
+        std::fflush(stdout);
+        return interrupted_exit_code();
+    };
+
+    activity.emplace("training", model_size_hint);
     for (std::int64_t step = info.step; step < s.max_iters; ++step) {
-        if (interrupted) {
-            progress.clear();
-            save(step);
-            std::printf("interrupted at step %lld; saved %s (resume with: babygpt train --resume %s)\n",
-                        static_cast<long long>(step), paths.model.c_str(), paths.model.c_str());
-            return 130;
-        }
+        if (interrupt_signal() != 0) return stop_interrupted(step, "");
         if (evaluates(step) && step != info.evaluated_step) {
+            Activity evaluating("evaluating", model_size_hint);
             Generator eval_gen = evaluation_generator(s.seed, step);
-            const double train_loss = estimate_loss(model, split.train, s, eval_gen);
-            const double val_loss = estimate_loss(model, split.val, s, eval_gen);
+            double train_loss = 0, val_loss = 0;
+            try {
+                train_loss = estimate_loss(model, split.train, s, eval_gen, step, "train", per_pass, status,
+                                           evaluation_timing);
+                val_loss = estimate_loss(model, split.val, s, eval_gen, step, "val", per_pass, status, evaluation_timing);
+            } catch (const Interrupted&) {
+                // Evaluation does not change the model: the state at this step is what there is to save.
+                return stop_interrupted(step, " during the evaluation");
+            }
             const double speed = window_seconds > 0 ? static_cast<double>(window_steps) * tokens_per_step / window_seconds : 0.0;
-            progress.clear();
+            status.clear();
             std::printf("step %lld: train loss %.4f, val loss %.4f, speed: %.2f tokens/sec\n",
                         static_cast<long long>(step), train_loss, val_loss, speed);
             std::fflush(stdout);
@@ -265,14 +326,17 @@ int run_train(TrainRequest request) {
             save(step);
             write_text_file(paths.csv, metrics_csv(metrics));
             write_text_file(paths.svg, loss_plot_svg(metrics, "BabyGPT on " + std::filesystem::path(request.data_path).filename().string()));
+            if (interrupt_signal() != 0) return stop_interrupted(step, " after the evaluation");
         }
 
+        if (steps_done == 0)  // a big model's first step can take long: say what is going on
+            status.show("step " + std::to_string(step + 1) + "/" + std::to_string(s.max_iters) + ": training...", true);
         const auto start = Clock::now();
         const babygpt::data::Batch batch = babygpt::data::get_batch(split.train, s.batch_size, s.block_size, gen);
         const babygpt::Tensorf loss = model.loss(batch.x, batch.y);
         const float loss_value = loss.item();
         if (!std::isfinite(loss_value)) {
-            progress.clear();
+            status.clear();
             return report_divergence("training loss", std::isnan(loss_value), step, saved_once, paths.model);
         }
         optimizer.zero_grad();
@@ -281,27 +345,68 @@ int run_train(TrainRequest request) {
         const double dt = seconds_since(start);
         training_seconds += dt;
         window_seconds += dt;
+        step_seconds_total += dt;
         ++window_steps;
-        progress.update(step + 1, s.max_iters, loss_value,
-                        window_seconds > 0 ? static_cast<double>(window_steps) * tokens_per_step / window_seconds : 0);
+        ++steps_done;
+        if (status.enabled()) {
+            // ETA: the remaining steps at the average step time, plus the remaining evaluations at the
+            // measured time per evaluation batch (before the first one, a forward pass is about a third
+            // of a training step).
+            const double per_step = step_seconds_total / static_cast<double>(steps_done);
+            const double eval_batches = static_cast<double>(evaluations_after(step, s) * 2 * s.eval_iters);
+            const double eta = static_cast<double>(s.max_iters - step - 1) * per_step +
+                               eval_batches * evaluation_timing.per_batch(per_step / 3);
+            char line[160];
+            std::snprintf(line, sizeof(line), "step %lld/%lld | loss %.4f | %.0f tokens/s | ETA %s",
+                          static_cast<long long>(step + 1), static_cast<long long>(s.max_iters), loss_value,
+                          window_seconds > 0 ? static_cast<double>(window_steps) * tokens_per_step / window_seconds : 0.0,
+                          format_duration(eta).c_str());
+            status.show(line);
+        }
         // A step that evaluates saves at its start anyway (and the last step's save follows the loop).
         if (s.save_every > 0 && (step + 1) % s.save_every == 0 && step + 1 < s.max_iters && !evaluates(step + 1))
             save(step + 1);
     }
-    progress.clear();
+    status.clear();
     save(s.max_iters);
-    interrupt_guard.reset();  // Ctrl-C ends the sampling below as usual
     std::printf("saved %s (metrics: %s, plot: %s)\n", paths.model.c_str(), paths.csv.c_str(), paths.svg.c_str());
+    std::fflush(stdout);
+    if (interrupt_signal() != 0) return interrupted_exit_code();
 
     if (request.sample_tokens > 0) {
+        Activity sampling("sampling", "pass a smaller --sample-tokens (or 0)");
         model.eval();
         Generator sample_gen(s.seed);
-        for (const std::string& prompt : default_prompts(corpus.vocabulary)) {
-            std::printf("\n--- sample (prompt %s) ---\n", prompt == "\n" ? "a newline" : ("\"" + prompt + "\"").c_str());
-            stream_sample(model, corpus.vocabulary, prompt, request.sample_tokens, babygpt::SamplingOptions{}, sample_gen);
+        try {
+            for (const std::string& prompt : default_prompts(corpus.vocabulary)) {
+                throw_if_interrupted();
+                std::printf("\n--- sample (prompt %s) ---\n", prompt == "\n" ? "a newline" : ("\"" + prompt + "\"").c_str());
+                stream_sample(model, corpus.vocabulary, prompt, request.sample_tokens, babygpt::SamplingOptions{},
+                              sample_gen);
+            }
+        } catch (const Interrupted&) {
+            std::printf("interrupted (%s) while sampling; the checkpoint %s is complete\n", interrupt_signal_name(),
+                        paths.model.c_str());
+            std::fflush(stdout);
+            return interrupted_exit_code();
         }
     }
     return 0;
+}
+
+}  // namespace
+
+int run_train(TrainRequest request) {
+    // From the start: SIGINT, SIGTERM and SIGHUP only set a flag, so that no signal ends the process in
+    // the middle of writing a file; the loop saves and stops, the loading phases just stop.
+    InterruptGuard interrupt_guard;
+    try {
+        return train(std::move(request));
+    } catch (const Interrupted&) {
+        std::printf("interrupted (%s) before training started; nothing was written\n", interrupt_signal_name());
+        std::fflush(stdout);
+        return interrupted_exit_code();
+    }
 }
 
 }  // namespace babygpt_cli

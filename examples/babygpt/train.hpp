@@ -19,10 +19,13 @@ struct TrainRequest {
     std::string data_path;              // empty: the checkpoint's data (on resume) or the default corpus
     std::string out_path;               // empty: runs/<data name>.safetensors (or the resumed checkpoint)
     std::string resume_path;            // empty: a fresh run
+    std::string config_path;            // the --config file (an input no output may replace); empty: none
+    bool overwrite = false;             // --overwrite: an earlier run's files at out_path may be replaced
     std::int64_t sample_tokens = 100;   // new tokens per prompt after training (0: no sample)
 };
 
-/// Runs the training; returns the process exit code (0, or 3 if the loss diverged, 130 if interrupted).
+/// Runs the training; returns the process exit code: 0, 3 if the loss diverged, or 128 + the signal's
+/// number if SIGINT, SIGTERM or SIGHUP interrupted it (130, 143, 129; a checkpoint is saved first).
 int run_train(TrainRequest request);
 
 }  // namespace babygpt_cli

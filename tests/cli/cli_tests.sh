@@ -528,7 +528,7 @@ test_config_file() {
     grep -q 'max_iters 12, eval_interval 4,' info.out || { show info.out; fail "info does not show the config's settings"; }
     note "the config file sets max-iters 12 and eval-interval 4"
 
-    run_ok override train "${common[@]}" --out run/model.safetensors --config run.toml --max-iters 9
+    run_ok override train "${common[@]}" --out run/model.safetensors --config run.toml --max-iters 9 --overwrite
     [ "$(printed_steps override.out)" = "0 4 8" ] ||
         { show override.out; fail "steps '$(printed_steps override.out)', expected '0 4 8' (--max-iters 9 wins, eval-interval 4 from the file)"; }
     note "--max-iters 9 on the command line wins over the file; eval-interval still comes from it"
