@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -169,7 +170,7 @@ TEST_CASE("hostile: a checkpoint claiming n_embed = 2^62 is refused before anyth
     contents.metadata["n_head"] = "1";
     const Bytes file = st::serialize(contents);
     const st::Contents parsed = st::parse(file, "huge.safetensors");
-    CHECK_REFUSED(io::config_from_metadata(parsed.metadata, "huge.safetensors"), "n_embed must be at most 65536", 1);
+    CHECK_REFUSED(io::config_from_metadata(parsed.metadata, "huge.safetensors"), "n_embed must be at most 16384", 1);
     CHECK_REFUSED(io::config_from_checkpoint(parsed, "huge.safetensors"), "huge.safetensors", 1);
 }
 
@@ -193,8 +194,34 @@ TEST_CASE("hostile: a configuration within bounds must still match the tensors t
     big.n_layer = 1024;
     big.n_head = 1024;
     big.n_embed = 1024;
-    big.block_size = 65536;
+    big.block_size = 32768;
     CHECK_REFUSED(big.validate(), "more than the limit of 4294967296", 1);
+}
+
+TEST_CASE("hostile: GPTConfig::validate bounds each size and names the field, the bound and the fix") {
+    struct Case {
+        const char* field;
+        std::int64_t GPTConfig::*member;
+        std::int64_t bound;
+    };
+    const std::vector<Case> cases = {{"vocab_size", &GPTConfig::vocab_size, GPTConfig::max_vocab_size},
+                                     {"block_size", &GPTConfig::block_size, GPTConfig::max_block_size},
+                                     {"n_embed", &GPTConfig::n_embed, GPTConfig::max_n_embed},
+                                     {"n_head", &GPTConfig::n_head, GPTConfig::max_n_head},
+                                     {"n_layer", &GPTConfig::n_layer, GPTConfig::max_n_layer}};
+    for (const Case& c : cases) {
+        CAPTURE(c.field);
+        GPTConfig config = small_config();
+        config.n_head = 1;  // every n_embed is divisible by it
+        config.n_layer = 1;  // one block of the widest size is within the parameter bound
+        config.*c.member = c.bound;
+        if (c.member == &GPTConfig::n_head) config.n_embed = c.bound;
+        CHECK_NOTHROW(config.validate());  // the bound itself is allowed
+        config.*c.member = c.bound + 1;
+        CHECK_REFUSED(config.validate(), std::string(c.field) + " must be at most " + std::to_string(c.bound), 1);
+        config.*c.member = std::numeric_limits<std::int64_t>::max();
+        CHECK_REFUSED(config.validate(), "; use ", 1);
+    }
 }
 
 TEST_CASE("hostile: check_checkpoint_matches_config accepts the real file and names every kind of mismatch") {

@@ -36,8 +36,8 @@ struct GPTConfig {
     // overflows, and a checkpoint's metadata cannot ask for an absurd model (io::config_from_checkpoint
     // also checks the file's tensors against the configuration before anything is built).
     static constexpr std::int64_t max_vocab_size = std::int64_t(1) << 21;  // > 0x110000: every code point
-    static constexpr std::int64_t max_block_size = std::int64_t(1) << 16;
-    static constexpr std::int64_t max_n_embed = std::int64_t(1) << 16;
+    static constexpr std::int64_t max_block_size = std::int64_t(1) << 15;  // one mask: 2^30 elements
+    static constexpr std::int64_t max_n_embed = std::int64_t(1) << 14;     // one block: 12 * 2^28
     static constexpr std::int64_t max_n_head = std::int64_t(1) << 10;
     static constexpr std::int64_t max_n_layer = std::int64_t(1) << 10;
     /// Parameters plus buffers (the attention masks): 2^32 elements, 16 GiB as float.
