@@ -94,6 +94,13 @@ std::string checkpoint_argument(const std::string& positional, const std::string
     return positional.empty() ? option : positional;
 }
 
+/// "error: out of memory allocating 268.4 MB (while building the model); try a smaller ...".
+void report_out_of_memory(const std::string& what) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s (while %s); %s\n", what.c_str(), babygpt_cli::current_activity(),
+                 babygpt_cli::current_activity_hint());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -185,13 +192,18 @@ int main(int argc, char** argv) {
         }
         if (*info) return babygpt_cli::run_info(checkpoint_argument(info_checkpoint, info_checkpoint_option, "info"));
     } catch (const std::bad_alloc&) {
-        std::fflush(stdout);
-        std::fprintf(stderr, "error: out of memory (while %s); %s\n", babygpt_cli::current_activity(),
-                     babygpt_cli::current_activity_hint());
+        report_out_of_memory("out of memory");
         return 1;
     } catch (const std::exception& e) {  // babygpt::Error too: it derives from std::invalid_argument
+        const std::string message = e.what();
+        // The library reports a failed allocation as an Error ("out of memory allocating 268.4 MB ...;
+        // <its hint>"): keep what it names, and add what the program was doing and the option to change.
+        if (message.find("out of memory") != std::string::npos) {
+            report_out_of_memory(message.substr(0, message.find(';')));
+            return 1;
+        }
         std::fflush(stdout);
-        std::fprintf(stderr, "error: %s\n", e.what());
+        std::fprintf(stderr, "error: %s\n", message.c_str());
         return 1;
     }
     return 0;
