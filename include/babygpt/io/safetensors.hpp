@@ -318,7 +318,7 @@ public:
         return true;
     }
     bool key(string_t& key) override {
-        const bool top_level = open_.size() == 1;
+        const bool top_level = depth_ == 1;
         if (top_level) current_entry_ = key;
         BABYGPT_CHECK(keys_.back().insert(key).second, "safetensors: ", source_, ": the header has the key ",
                       quote_name(key), " twice ",
@@ -327,7 +327,7 @@ public:
     }
     bool end_object() override {
         keys_.pop_back();
-        open_.pop_back();
+        --depth_;
         return true;
     }
     bool start_array(std::size_t) override {
@@ -335,7 +335,7 @@ public:
         return true;
     }
     bool end_array() override {
-        open_.pop_back();
+        --depth_;
         return true;
     }
     bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
@@ -345,20 +345,20 @@ public:
 
 private:
     bool value(const char* type) {
-        BABYGPT_CHECK(!open_.empty(), "safetensors: ", source_, ": the header must be a JSON object, got ", type);
+        BABYGPT_CHECK(depth_ > 0, "safetensors: ", source_, ": the header must be a JSON object, got ", type);
         return true;
     }
     void open(const char* type) {
-        BABYGPT_CHECK(!open_.empty() || std::strcmp(type, "object") == 0, "safetensors: ", source_,
+        BABYGPT_CHECK(depth_ > 0 || std::strcmp(type, "object") == 0, "safetensors: ", source_,
                       ": the header must be a JSON object, got ", type);
-        BABYGPT_CHECK(open_.size() < max_header_depth, "safetensors: ", source_,
+        BABYGPT_CHECK(depth_ < max_header_depth, "safetensors: ", source_,
                       ": the header nests arrays and objects more than ", max_header_depth,
                       " levels deep (a safetensors header needs 3); the file is corrupt or not a safetensors file");
-        open_.push_back(type[0] == 'o');
+        ++depth_;
     }
 
     const std::string& source_;
-    std::vector<bool> open_;                   // one per open container: true for an object
+    std::size_t depth_ = 0;                    // arrays and objects open at this point
     std::vector<std::set<std::string>> keys_;  // keys seen so far in each open object
     std::string current_entry_;                // the latest top-level key, for messages
 };
