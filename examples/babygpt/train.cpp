@@ -215,6 +215,19 @@ int train(TrainRequest request) {
     const babygpt::GPTConfig config = s.model_config(corpus.vocabulary.size());  // valid: validate(s) checked it
     babygpt::set_num_threads(s.threads);
 
+    // ---- the run's files: from here on this process writes them, and no other trainer may (the lock
+    // comes before the optimizer state is loaded, which may move the resumed run's files) ----
+    OutputDirectory directory(paths.model);
+    RunLock lock(paths);
+    check_no_earlier_run(paths, request.overwrite, in_place);  // again, now that no one else can write them
+    if (in_place) {
+        const auto now = read_header_metadata(request.resume_path);
+        BABYGPT_CHECK(now && now->count("run_id") && now->at("run_id") == resumed->info.run_id && now->count("step") &&
+                          now->at("step") == std::to_string(resumed->info.step),
+                      request.resume_path, " changed while it was being loaded (another trainer saved it); run the "
+                      "command again to resume from its new state");
+    }
+
     // ---- model, optimizer and random streams (restored on resume) ----
     std::optional<Activity> activity(std::in_place, "building the model", model_size_hint);
     Generator gen(s.seed);  // initialisation, then training batches, as the reference's global generator
@@ -241,18 +254,6 @@ int train(TrainRequest request) {
             if (row.step < info.step || row.step == info.evaluated_step) metrics.push_back(row);
     }
     throw_if_interrupted();
-
-    // ---- the run's files: from here on this process writes them, and no other trainer may ----
-    OutputDirectory directory(paths.model);
-    RunLock lock(paths);
-    check_no_earlier_run(paths, request.overwrite, in_place);  // again, now that no one else can write them
-    if (in_place) {
-        const auto now = read_header_metadata(request.resume_path);
-        BABYGPT_CHECK(now && now->count("run_id") && now->at("run_id") == info.run_id && now->count("step") &&
-                          now->at("step") == std::to_string(info.step),
-                      request.resume_path, " changed while it was being loaded (another trainer saved it); run the "
-                      "command again to resume from its new state");
-    }
 
     std::printf("babygpt: %s, %lld characters, vocabulary %lld; %.6f M parameters; preset %s; %d thread%s%s\n",
                 request.data_path.c_str(), static_cast<long long>(corpus.tokens.size()),

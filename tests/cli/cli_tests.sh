@@ -583,6 +583,395 @@ test_threads_deterministic() {
     note "two runs with --threads 2 print the same losses ($(losses_only first.out | tail -n 1))"
 }
 
+# ---- background trainers and signals -----------------------------------------------------------------
+
+# start_background <name> <args...>: runs babygpt in the background, stdout in <name>.out, stderr in <name>.err.
+start_background() {
+    local name=$1
+    shift
+    "$BIN" "$@" >"$name.out" 2>"$name.err" &
+    BACKGROUND_PID=$!
+}
+
+# wait_until <what> <command...>: waits up to 20 s until the command succeeds, while the background process runs.
+wait_until() {
+    local what=$1 i
+    shift
+    for ((i = 0; i < 400; i++)); do
+        "$@" && return 0
+        kill -0 "$BACKGROUND_PID" 2>/dev/null || fail "the background process ended before $what"
+        sleep 0.05
+    done
+    fail "waited 20 s for $what"
+}
+
+# longer_than <file> <bytes>: the file exists and has more bytes.
+longer_than() { [ -f "$1" ] && [ "$(wc -c <"$1")" -gt "$2" ]; }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# stop_with <signal>: sends the signal to the background process and waits for it; RC is its exit
+# status and STOP_MS the milliseconds from the signal to the exit.
+STOP_MS=0
+stop_with() {
+    local start
+    start=$(now_ms)
+    kill -"$1" "$BACKGROUND_PID"
+    wait "$BACKGROUND_PID"
+    RC=$?
+    STOP_MS=$(($(now_ms) - start))
+    BACKGROUND_PID=""
+}
+
+# check_stopped <name> <signal> <expected-status> <checkpoint>: the stopped trainer exited with the status
+# within 2 s, said so, and left a loadable checkpoint and no temporary or lock file.
+check_stopped() {
+    local name=$1 sig=$2 status=$3 ckpt=$4 dir
+    dir=$(dirname "$ckpt")
+    [ "$RC" -eq "$status" ] || { show "$name.out" "$name.err"; fail "$name: exit status $RC after SIG$sig, expected $status"; }
+    [ "$STOP_MS" -lt 2000 ] || { show "$name.out" "$name.err"; fail "$name: took $STOP_MS ms to exit after SIG$sig"; }
+    [ -s "$name.err" ] && { show "$name.out" "$name.err"; fail "$name: wrote to stderr"; }
+    compgen -G "$dir/*.tmp.*" >/dev/null && { ls -la "$dir" >&2; fail "$name: temporary files left after SIG$sig"; }
+    compgen -G "$dir/*.lock" >/dev/null && { ls -la "$dir" >&2; fail "$name: lock file left after SIG$sig"; }
+    run_ok "${name}_info" info "$ckpt"
+}
+
+# SIGINT, SIGTERM and SIGHUP, during training steps and during a slow evaluation, each save a loadable
+# checkpoint and exit with 128 + the signal's number within 2 s; so do two quick SIGINTs. A run
+# interrupted in its evaluation resumes and evaluates that step.
+test_signals() {
+    write_english en.txt
+    # An evaluation of a million batches of the tiny model takes minutes: the signal comes during it.
+    local SLOW_EVAL=(--batch-size 8 --block-size 16 --n-embed 32 --n-head 4 --n-layer 2 --eval-iters 1000000
+                     --sample-tokens 0)
+    local sig status step
+    for sig in INT TERM HUP; do
+        case $sig in INT) status=130 ;; TERM) status=143 ;; HUP) status=129 ;; esac
+
+        rm -rf run
+        start_background "train_$sig" train --data en.txt "${TINY[@]}" --max-iters 1000000 --eval-interval 1000000 \
+            --out run/model.safetensors
+        wait_until "the step-0 checkpoint" test -f run/model.safetensors
+        sleep 0.3
+        stop_with "$sig"
+        check_stopped "train_$sig" "$sig" "$status" run/model.safetensors
+        grep -q "^interrupted at step [0-9]*; saved run/model.safetensors (SIG$sig;" "train_$sig.out" ||
+            { show "train_$sig.out"; fail "SIG$sig during training: stdout does not report the interruption"; }
+        step=$(info_field "train_${sig}_info.out" step)
+        [ "$step" -gt 0 ] || { show "train_${sig}_info.out"; fail "SIG$sig during training saved step $step"; }
+        note "SIG$sig during training: exit status $status after $STOP_MS ms, checkpoint at step $step, no temporaries"
+
+        rm -rf run
+        start_background "eval_$sig" train --data en.txt "${SLOW_EVAL[@]}" --max-iters 100 --eval-interval 50 \
+            --out run/model.safetensors
+        wait_until "the banner" grep -qs '^babygpt: ' "eval_$sig.out"
+        sleep 0.5
+        stop_with "$sig"
+        check_stopped "eval_$sig" "$sig" "$status" run/model.safetensors
+        grep -q "^interrupted at step 0; saved run/model.safetensors (SIG$sig during the evaluation;" "eval_$sig.out" ||
+            { show "eval_$sig.out"; fail "SIG$sig during the evaluation: stdout does not report it"; }
+        note "SIG$sig during the step-0 evaluation: exit status $status after $STOP_MS ms, step-0 checkpoint saved"
+    done
+
+    # The run stopped in its step-0 evaluation resumes with that evaluation.
+    run_ok resumed train --resume run/model.safetensors --eval-iters 3 --max-iters 4
+    [ "$(printed_steps resumed.out)" = "0 3" ] || { show resumed.out; fail "the resumed run evaluated at '$(printed_steps resumed.out)', expected '0 3'"; }
+    note "resuming a run stopped during its step-0 evaluation evaluates step 0"
+
+    # Ctrl-C twice in quick succession (the second one while saving): one complete checkpoint.
+    rm -rf run
+    start_background twice train --data en.txt "${TINY[@]}" --max-iters 1000000 --eval-interval 1000000 \
+        --save-every 1 --out run/model.safetensors
+    wait_until "the step-0 checkpoint" test -f run/model.safetensors
+    sleep 0.3
+    kill -INT "$BACKGROUND_PID"
+    stop_with INT
+    check_stopped twice INT 130 run/model.safetensors
+    note "two SIGINTs: exit status 130 after $STOP_MS ms, checkpoint intact"
+
+    # Generation stops within the second: `babygpt sample` and the sample after training.
+    start_background sample sample run/model.safetensors --max-new-tokens 100000000 --prompt "the "
+    wait_until "sampled characters" longer_than sample.out 20
+    stop_with TERM
+    [ "$RC" -eq 143 ] && [ "$STOP_MS" -lt 2000 ] ||
+        { show sample.out sample.err; fail "sample: exit status $RC after $STOP_MS ms of SIGTERM, expected 143 within 2 s"; }
+    note "SIGTERM during 'babygpt sample': exit status 143 after $STOP_MS ms"
+
+    rm -rf after
+    start_background after train --data en.txt "${TINY_MODEL[@]}" --max-iters 6 --eval-interval 3 \
+        --sample-tokens 100000000 --out after/model.safetensors
+    wait_until "the sample after training" grep -qs '^--- sample' after.out
+    sleep 0.3
+    stop_with HUP
+    check_stopped after HUP 129 after/model.safetensors
+    [ "$(info_field after_info.out step)" = 6 ] || { show after_info.out; fail "the checkpoint before sampling is not at step 6"; }
+    note "SIGHUP while sampling after training: exit status 129 after $STOP_MS ms, the step-6 checkpoint kept"
+}
+
+# The files given to the trainer are never replaced by its outputs, an earlier run is kept unless
+# --overwrite is given, and two trainers never write the same run.
+test_no_data_loss() {
+    write_english en.txt
+    mkdir -p d keep
+    cp en.txt d/x.txt
+    cp en.txt notes.csv
+    printf 'max-iters = 4\n' >c.toml
+    cp en.txt keep/en.txt
+    local T=("${TINY[@]}" --max-iters 4 --eval-interval 2)
+
+    # expect_refused <name> <phrase> <args...>: as expect_error, and the inputs are unchanged.
+    expect_refused() {
+        expect_error "$@"
+        cmp -s d/x.txt en.txt && cmp -s notes.csv en.txt && [ "$(cat c.toml)" = "max-iters = 4" ] ||
+            fail "$1: an input file was changed"
+        compgen -G '*.tmp.*' >/dev/null || compgen -G 'd/*.tmp.*' >/dev/null || compgen -G '*.lock' >/dev/null ||
+            compgen -G 'd/*.lock' >/dev/null && { ls -la . d >&2; fail "$1: left a temporary or lock file"; }
+    }
+    expect_refused data_is_out "would replace the --data file d/x.txt" train --data d/x.txt --out d/x.txt "${T[@]}"
+    expect_refused data_is_out_dotted "would replace the --data file" train --data d/x.txt --out ./d/../d/x.txt "${T[@]}"
+    ln -s d/x.txt link.safetensors
+    expect_refused data_is_out_symlink "would replace the --data file" train --data d/x.txt --out link.safetensors "${T[@]}"
+    ln d/x.txt hard.safetensors
+    expect_refused data_is_out_hardlink "would replace the --data file" train --data d/x.txt --out hard.safetensors "${T[@]}"
+    expect_refused data_is_csv "the metrics CSV notes.csv would replace the --data file notes.csv" \
+        train --data notes.csv --out notes.safetensors "${T[@]}"
+    mkdir -p runs
+    cp en.txt runs/notes.csv
+    expect_refused data_is_default_csv "the metrics CSV runs/notes.csv would replace the --data file runs/notes.csv" \
+        train --data runs/notes.csv "${T[@]}"
+    cmp -s runs/notes.csv en.txt || fail "runs/notes.csv was changed"
+    [ -z "$(ls runs | grep -v '^notes.csv$')" ] || { ls -la runs >&2; fail "files were left in runs/"; }
+    expect_refused config_is_out "would replace the --config file c.toml" train --data en.txt --config c.toml \
+        --out c.toml "${TINY[@]}"
+    expect_refused out_is_csv "the checkpoint and the metrics CSV would be the same file (out/m.csv)" \
+        train --data en.txt --out out/m.csv "${T[@]}"
+    expect_refused out_is_svg "the checkpoint and the loss plot would be the same file (out/m.svg)" \
+        train --data en.txt --out out/m.svg "${T[@]}"
+    expect_refused out_is_directory "is a directory" train --data en.txt --out d "${T[@]}"
+    mkdir -p t
+    cp en.txt t/m.safetensors.tmp.77.0
+    expect_error data_is_temporary "the temporary files of the checkpoint (t/m.safetensors.tmp.*) could replace" \
+        train --data t/m.safetensors.tmp.77.0 --out t/m.safetensors "${T[@]}"
+    [ "$(ls t)" = m.safetensors.tmp.77.0 ] && cmp -s t/m.safetensors.tmp.77.0 en.txt || fail "data_is_temporary changed t/"
+    note "no output (checkpoint, optimizer state, CSV, SVG, temporaries) may replace --data or --config, by any path"
+
+    # An existing checkpoint is kept: the message says how to continue it, replace it or write elsewhere.
+    run_ok long train --data en.txt "${TINY[@]}" --max-iters 12 --eval-interval 6 --out run/model.safetensors
+    cp run/model.safetensors keep/model.safetensors
+    cp run/model.csv keep/model.csv
+    cp run/model.optim.safetensors keep/model.optim.safetensors
+    expect_error again "run/model.safetensors exists (step 12); pass --resume run/model.safetensors to continue it, --overwrite to replace it, or --out to write elsewhere" \
+        train --data en.txt "${T[@]}" --out run/model.safetensors
+    cmp -s run/model.safetensors keep/model.safetensors && cmp -s run/model.csv keep/model.csv ||
+        fail "a refused run changed the earlier run's checkpoint or metrics"
+    expect_error again_other_out "run/model.safetensors exists (step 12)" \
+        train --resume keep/model.safetensors --data en.txt --max-iters 14 --out run/model.safetensors
+    note "an existing 12-step checkpoint is not replaced by a new run"
+    rm -f run/model.safetensors
+    expect_error stale_csv "run/model.csv exists" train --data en.txt "${T[@]}" --out run/model.safetensors
+    cp keep/model.safetensors run/model.safetensors
+    run_ok resume_in_place train --resume run/model.safetensors --max-iters 14
+    run_ok in_place_info info run/model.safetensors
+    [ "$(info_field in_place_info.out step)" = 14 ] || { show in_place_info.out; fail "resuming in place did not save step 14"; }
+    run_ok overwrite train --data en.txt "${T[@]}" --out run/model.safetensors --overwrite
+    run_ok overwritten info run/model.safetensors
+    [ "$(info_field overwritten.out step)" = 4 ] || { show overwritten.out; fail "--overwrite did not replace the checkpoint"; }
+    note "--resume continues it in place, --overwrite replaces it"
+    printf 'overwrite = true\n' >ow.toml
+    expect_error overwrite_in_config_file "'overwrite' is not an option a config file can set" \
+        train --data en.txt "${T[@]}" --out out/model.safetensors --config ow.toml
+
+    # Two trainers on one checkpoint: the second is refused, naming the first.
+    rm -rf shared
+    start_background first train --data en.txt "${TINY[@]}" --max-iters 1000000 --eval-interval 1000000 \
+        --out shared/model.safetensors
+    wait_until "the first trainer's checkpoint" test -f shared/model.safetensors
+    local pid=$BACKGROUND_PID
+    run second train --data en.txt "${TINY[@]}" --max-iters 10 --out shared/model.safetensors --overwrite
+    [ "$RC" -eq 1 ] && grep -qF "shared/model.safetensors is being written by another 'babygpt train' (process $pid)" second.err ||
+        { show second.out second.err; fail "a second trainer on the same --out was not refused (exit status $RC)"; }
+    run third train --resume shared/model.safetensors --max-iters 1000001
+    [ "$RC" -eq 1 ] && grep -qF "is being written by another 'babygpt train'" third.err ||
+        { show third.out third.err; fail "a resume of a checkpoint being trained was not refused (exit status $RC)"; }
+    note "a second trainer is refused: $(cat second.err)"
+    stop_with TERM
+    check_stopped first TERM 143 shared/model.safetensors
+    run_ok after_first train --resume shared/model.safetensors --max-iters "$(($(info_field first_info.out step) + 2))"
+    note "after the first trainer stopped, its checkpoint resumes"
+}
+
+# One --threads rule for train and sample: 1 to 256, by default the cores this process may use.
+test_threads_range() {
+    write_english en.txt
+    run_ok ck train --data en.txt "${TINY[@]}" --max-iters 2 --eval-interval 1 --out ck/model.safetensors --threads 1
+    expect_error sample_huge "--threads must be between 1 and 256, got 100000" \
+        sample ck/model.safetensors --threads 100000 --prompt "the quick"
+    expect_error sample_zero "--threads must be between 1 and 256, got 0" sample ck/model.safetensors --threads 0
+    expect_error train_huge "--threads must be between 1 and 256, got 2000" \
+        train --data en.txt "${TINY[@]}" --max-iters 2 --out out/model.safetensors --threads 2000
+    expect_error train_negative "--threads must be between 1 and 256, got -3" \
+        train --data en.txt "${TINY[@]}" --max-iters 2 --out out/model.safetensors --threads -3
+    run_ok sample_max sample ck/model.safetensors --threads 256 --prompt "the quick" --max-new-tokens 5
+    note "--threads outside 1..256 is refused by train and sample; 256 works"
+
+    # The default is the number of cores this process may use (its CPU affinity).
+    local cores
+    cores=$(nproc)
+    run_ok default train --data en.txt "${TINY[@]}" --max-iters 2 --eval-interval 1 --out default/model.safetensors
+    local expected="$cores threads"
+    [ "$cores" -eq 1 ] && expected="1 thread"
+    grep -q "; $expected\$" default.out || { show default.out; fail "the banner does not report the default of $expected (nproc)"; }
+    if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then
+        taskset -c 0 "$BIN" train --data en.txt "${TINY[@]}" --max-iters 2 --eval-interval 1 \
+            --out one/model.safetensors >one.out 2>one.err || { show one.out one.err; fail "training under taskset -c 0 failed"; }
+        grep -q '; 1 thread$' one.out || { show one.out; fail "under taskset -c 0 the default is not 1 thread"; }
+        note "default --threads: $expected here, 1 thread under taskset -c 0"
+    else
+        note "default --threads: $expected here (taskset not available)"
+    fi
+    run_ok help train --help
+    grep -q -- '--threads.*1 to 256' help.out || { show help.out; fail "train --help does not state the --threads range"; }
+}
+
+# Inputs that are not regular files, or far too large, are refused at once (nothing read or blocked on).
+test_input_files() {
+    write_english en.txt
+    mkfifo fifo
+    mkdir adir
+    truncate -s 3G sparse.bin
+    truncate -s 1100M big.txt
+    run_ok ck train --data en.txt "${TINY[@]}" --max-iters 2 --eval-interval 1 --out ck/model.safetensors
+    local T=("${TINY[@]}" --max-iters 2 --out out/model.safetensors)
+    # timeout: a trainer that blocks on the FIFO or reads /dev/zero is a failure, not a hang.
+    local BIN_REAL=$BIN
+    printf '#!/usr/bin/env bash\nexec timeout 20 "%s" "$@"\n' "$BIN_REAL" >bounded
+    chmod +x bounded
+    BIN=$PWD/bounded
+    expect_error data_zero "/dev/zero: is a character device, not a regular file" train --data /dev/zero "${T[@]}"
+    expect_error data_fifo "fifo: is a FIFO (named pipe), not a regular file" train --data fifo "${T[@]}"
+    expect_error data_dir "adir: is a directory" train --data adir "${T[@]}"
+    expect_error data_big "big.txt: the file has 1.1 GiB, more than the 1.0 GiB limit for --data" train --data big.txt "${T[@]}"
+    expect_error data_sparse "the file has 3.0 GiB, more than the 1.0 GiB limit for --data" train --data sparse.bin "${T[@]}"
+    expect_error config_zero "/dev/zero: is a character device" train --data en.txt --config /dev/zero "${T[@]}"
+    expect_error config_dir "adir: is a directory" train --data en.txt --config adir "${T[@]}"
+    expect_error config_fifo "fifo: is a FIFO" train --data en.txt --config fifo "${T[@]}"
+    head -c 2000000 /dev/zero | tr '\0' '#' >huge.toml
+    expect_error config_huge "more than the 1.0 MiB limit for --config" train --data en.txt --config huge.toml "${T[@]}"
+    expect_error resume_fifo "fifo: is a FIFO" train --resume fifo --max-iters 4 --out out/model.safetensors
+    expect_error resume_zero "/dev/zero: is a character device" train --resume /dev/zero --max-iters 4 --out out/model.safetensors
+    expect_error resume_sparse "is this a safetensors file" train --resume sparse.bin --max-iters 4 --out out/model.safetensors
+    expect_error resume_dir "adir: is a directory" train --resume adir --max-iters 4 --out out/model.safetensors
+    local start
+    start=$(now_ms)
+    expect_error info_sparse "is this a safetensors file" info sparse.bin
+    [ $(($(now_ms) - start)) -lt 3000 ] || fail "info on a 3 GB file took $(($(now_ms) - start)) ms: it read the file"
+    expect_error info_big_text "is this a safetensors file" info big.txt
+    expect_error info_fifo "fifo: is a FIFO" info fifo
+    expect_error info_zero "/dev/zero: is a character device" info /dev/zero
+    expect_error info_dir "adir: is a directory" info adir
+    expect_error sample_fifo "fifo: is a FIFO" sample --checkpoint fifo
+    expect_error sample_sparse "is this a safetensors file" sample sparse.bin
+    BIN=$BIN_REAL
+    note "FIFOs, devices, directories and oversized files are refused for --data, --config, --resume and checkpoints"
+}
+
+# Running out of memory ends with one error line naming what was being done and what to change.
+test_out_of_memory() {
+    write_english en.txt
+    local limit=1500000  # KiB of address space: enough to start, not for the models below
+    (ulimit -v "$limit" && "$BIN" train --data en.txt --n-embed 65536 --n-head 1 --n-layer 2 --max-iters 2 \
+        --out out/model.safetensors --threads 1 >model.out 2>model.err)
+    RC=$?
+    [ "$RC" -eq 1 ] && [ "$(line_count model.err)" -eq 1 ] &&
+        grep -q '^error: out of memory.*(while building the model); try a smaller' model.err ||
+        { show model.out model.err; fail "a model too large for memory: exit status $RC"; }
+    [ -e out ] && { ls -laR out >&2; fail "a failed run left out/"; }
+    note "$(cat model.err)"
+    (ulimit -v "$limit" && "$BIN" train --data en.txt --batch-size 200000 --block-size 16 --n-embed 32 --n-head 4 \
+        --n-layer 2 --max-iters 2 --out out/model.safetensors --threads 1 >batch.out 2>batch.err)
+    RC=$?
+    [ "$RC" -eq 1 ] && [ "$(line_count batch.err)" -eq 1 ] &&
+        grep -q '^error: out of memory.*(while [a-z ]*); try a smaller --batch-size' batch.err ||
+        { show batch.out batch.err; fail "a batch too large for memory: exit status $RC"; }
+    note "$(cat batch.err)"
+}
+
+# On a terminal, long phases show progress; the first line comes at once, even for the v11 preset.
+test_progress() {
+    write_english en.txt
+    # `script` runs the trainer on a pseudo-terminal; its output keeps the carriage returns.
+    command -v script >/dev/null || { note "script (util-linux) not available; skipped"; return 0; }
+    local args="train --data en.txt --batch-size 8 --block-size 16 --n-embed 32 --n-head 4 --n-layer 2"
+    args+=" --sample-tokens 0 --max-iters 200 --eval-interval 50 --threads 1"
+    script -qec "'$BIN' $args --eval-iters 3000 --out heavy/model.safetensors" /dev/null >heavy.tty 2>&1 ||
+        { show heavy.tty; fail "training on a terminal failed"; }
+    tr '\r' '\n' <heavy.tty >heavy.lines
+    grep -q '^.*evaluating step 0: train [0-9]*/3000 batches' heavy.lines ||
+        { show heavy.lines; fail "no 'evaluating step 0: train i/3000 batches' progress on a terminal"; }
+    grep -q 'evaluating step 50: val [0-9]*/3000 batches' heavy.lines ||
+        { show heavy.lines; fail "no progress of the validation half of an evaluation"; }
+    note "evaluation progress is shown on a terminal: $(grep -o 'evaluating step 0: train [0-9]*/3000 batches' heavy.lines | tail -n 1)"
+
+    # The ETA counts the evaluations still to come: with 3000 batches per split they dominate the run.
+    script -qec "'$BIN' $args --eval-iters 1 --out light/model.safetensors" /dev/null >light.tty 2>&1 ||
+        { show light.tty; fail "training on a terminal failed"; }
+    tr '\r' '\n' <light.tty >light.lines
+    eta_seconds() { grep -o 'ETA [0-9:]*' "$1" | head -n 1 | awk '{ n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }'; }
+    local heavy_eta light_eta
+    heavy_eta=$(eta_seconds heavy.lines)
+    light_eta=$(eta_seconds light.lines)
+    [ -n "$heavy_eta" ] && [ -n "$light_eta" ] || { show heavy.lines light.lines; fail "no ETA in the progress line"; }
+    [ "$heavy_eta" -ge $((light_eta + 2)) ] ||
+        fail "the first ETA with 4 evaluations of 6000 batches to come is ${heavy_eta}s, with 1-batch evaluations ${light_eta}s"
+    note "first ETA: ${heavy_eta}s with slow evaluations to come, ${light_eta}s without"
+
+    # The first line of the big preset comes within 2 s (before its first, long evaluation), and SIGINT
+    # during that evaluation saves and exits.
+    local start
+    start=$(now_ms)
+    start_background v11 train --preset v11 --data en.txt --max-iters 10 --sample-tokens 0 --threads 1 \
+        --out v11/model.safetensors
+    wait_until "the v11 banner" grep -qs '^babygpt: ' v11.out
+    local first=$(($(now_ms) - start))
+    [ "$first" -lt 2000 ] || { show v11.out; fail "the first line of --preset v11 came after $first ms"; }
+    note "--preset v11: first line after $first ms"
+    sleep 1
+    stop_with INT
+    [ "$RC" -eq 130 ] || { show v11.out v11.err; fail "SIGINT during the v11 evaluation: exit status $RC"; }
+    grep -q 'SIGINT during the evaluation' v11.out || { show v11.out; fail "the v11 run was not stopped during its evaluation"; }
+    compgen -G 'v11/*.tmp.*' >/dev/null && { ls -la v11 >&2; fail "temporary files left"; }
+    run_ok v11_info info v11/model.safetensors
+    note "SIGINT during the v11 step-0 evaluation: saved and exited after $STOP_MS ms (most of it writing 140 MB)"
+}
+
+# Command-line manners: the checkpoint as a plain argument, a helpful message without one, and help
+# text that says "preset default" once rather than on every line.
+test_cli_manners() {
+    write_english en.txt
+    run_ok ck train --data en.txt "${TINY[@]}" --max-iters 2 --eval-interval 1 --out ck/model.safetensors
+    run_ok info_positional info ck/model.safetensors
+    run_ok info_option info --checkpoint ck/model.safetensors
+    cmp -s info_positional.out info_option.out || { show info_positional.out info_option.out; fail "info FILE differs from info --checkpoint FILE"; }
+    run_ok sample_positional sample ck/model.safetensors --prompt "the " --seed 3 --max-new-tokens 20
+    run_ok sample_option sample --checkpoint ck/model.safetensors --prompt "the " --seed 3 --max-new-tokens 20
+    cmp -s sample_positional.out sample_option.out || fail "sample FILE differs from sample --checkpoint FILE"
+    run_ok sample_after sample --prompt "the " --seed 3 --max-new-tokens 20 ck/model.safetensors
+    cmp -s sample_positional.out sample_after.out || fail "sample --prompt X FILE differs from sample FILE --prompt X"
+    run_ok two_prompts sample ck/model.safetensors --prompt "the " --prompt "a " --max-new-tokens 3
+    [ "$(line_count two_prompts.out)" -eq 3 ] || { show two_prompts.out; fail "two --prompt options did not give two samples"; }
+    note "info FILE and sample FILE work as --checkpoint FILE does"
+    expect_error info_nothing "pass the checkpoint file: babygpt info runs/x.safetensors" info
+    expect_error sample_nothing "pass the checkpoint file: babygpt sample runs/x.safetensors" sample --prompt "the "
+    expect_error info_two "two checkpoints given" info ck/model.safetensors --checkpoint other.safetensors
+    run_ok train_help train --help
+    local repeated
+    repeated=$(grep -c 'preset default' train_help.out)
+    [ "$repeated" -le 1 ] || { show train_help.out; fail "train --help says 'preset default' on $repeated lines"; }
+    grep -q "preset's" train_help.out || { show train_help.out; fail "train --help does not say once that defaults are the preset's"; }
+    grep -q -- '--overwrite' train_help.out || { show train_help.out; fail "train --help does not list --overwrite"; }
+    note "help: the preset note once, --overwrite listed"
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 if ! declare -F "test_$CASE" >/dev/null; then
