@@ -878,8 +878,8 @@ test_input_files() {
 # Running out of memory ends with one error line naming what was being done and what to change.
 test_out_of_memory() {
     write_english en.txt
-    local limit=1500000  # KiB of address space: enough to start, not for the models below
-    (ulimit -v "$limit" && "$BIN" train --data en.txt --n-embed 65536 --n-head 1 --n-layer 2 --max-iters 2 \
+    local limit=800000  # KiB of address space: enough to start, not for the models below
+    (ulimit -v "$limit" && "$BIN" train --data en.txt --n-embed 16384 --n-head 1 --n-layer 1 --max-iters 2 \
         --out out/model.safetensors --threads 1 >model.out 2>model.err)
     RC=$?
     [ "$RC" -eq 1 ] && [ "$(line_count model.err)" -eq 1 ] &&
