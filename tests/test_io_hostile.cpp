@@ -459,3 +459,24 @@ TEST_CASE("hostile: a sparse 3 GB file is refused quickly, as a checkpoint and a
 }
 
 #endif
+
+// ---- the fuzz targets' seed checkpoints (tests/fuzz/corpus, written by make_seeds.py) -------------------
+
+TEST_CASE("hostile: the fuzz seed checkpoints load into a model, and the lying one is refused") {
+    const fs::path seeds = fs::path(__FILE__).parent_path() / "fuzz" / "corpus" / "checkpoint";
+    REQUIRE_MESSAGE(fs::is_directory(seeds), seeds.string());
+    for (const char* name : {"smallest_gpt", "two_heads"}) {
+        CAPTURE(name);
+        const std::string path = (seeds / name).string();
+        const st::Contents contents = st::load(path);
+        const GPTConfig config = io::config_from_checkpoint(contents, path);
+        babygpt::Generator gen(1);
+        GPT<float> model(config, gen);
+        io::load_state_dict(model, contents, path);
+        // make_seeds.py fills tensor element i with ((7 i) mod 5 - 2) / 10: -0.2, 0.0, 0.2, -0.1, ...
+        CHECK(model.lm_head.bias.data()[0] == -0.2f);
+        CHECK(model.token_embedding_table.weight.data()[0] == -0.2f);
+    }
+    const std::string lying = (seeds / "config_larger_than_file").string();
+    CHECK_REFUSED(io::config_from_checkpoint(st::load(lying), lying), "missing for the configuration", 1);
+}
