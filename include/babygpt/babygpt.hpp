@@ -42,3 +42,4 @@
 #include "babygpt/io/safetensors.hpp"
 #include "babygpt/io/state_dict.hpp"
 #include "babygpt/io/checkpoint.hpp"
+#include "babygpt/instances.hpp"
