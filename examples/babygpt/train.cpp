@@ -47,9 +47,8 @@ struct Corpus {
 Corpus read_corpus(const std::string& path) {
     Activity activity("reading the data", "use a smaller text file with --data");
     check_input_file(path, "file", "--data", "pass a UTF-8 text file with --data", max_data_bytes);
-    const std::string bytes = babygpt::data::read_file(path);
-    BABYGPT_CHECK(!bytes.empty(), path, ": the file is empty; pass a text with at least a few hundred characters");
-    const std::vector<char32_t> text = babygpt::data::decode_utf8(bytes, path);
+    const std::vector<char32_t> text = babygpt::data::read_utf8_file(path);  // a byte order mark is not text
+    BABYGPT_CHECK(!text.empty(), path, ": the file is empty; pass a text with at least a few hundred characters");
     Corpus corpus;
     corpus.vocabulary = babygpt::data::Vocabulary::from_text(text);
     corpus.tokens = corpus.vocabulary.encode(text);
