@@ -2,7 +2,8 @@
 #
 #     cmake -DBABYGPT_SOURCE_DIR=<repo> -DWORK_DIR=<scratch dir> -P tests/headers/check_headers.cmake
 #
-# (ctest runs it through an add_test in tests/CMakeLists.txt, label "headers"). Two parts:
+# (ctest runs it through an add_test in tests/CMakeLists.txt with -DMATRIX=pairwise, label "headers").
+# Two parts:
 #
 #  (a) every public header under include/babygpt compiles on its own: one generated one-line .cpp per
 #      header, with one compiler (clang++ if installed, it is the faster one; else g++), C++17, no
@@ -19,9 +20,9 @@
 # A compiler that is not installed is reported as SKIPPED; a failing combination is named, with the
 # compiler's output, and the script fails at the end.
 #
-# Cost, measured on the 2-core development machine under load: (a) ~1 CPU-minute; (b) per combination
-# ~40 s with g++ and ~15 s with clang++ (almost all of it instantiating GPT<float>): about 4.5
-# CPU-minutes in all for the full matrix, about 3 with MATRIX=pairwise.
+# Cost, measured on the 2-core development machine while others compiled too: (a) ~1 CPU-minute;
+# (b) per combination ~40 s with g++ and ~15 s with clang++, almost all of it instantiating GPT<float>.
+# In all, MATRIX=full took 5.9 CPU-minutes (12 minutes of wall time) and MATRIX=pairwise 3.1 (3.5).
 #
 # Optional variables: MATRIX (full or pairwise, default full), CXX_COMPILERS (default "g++;clang++"),
 # EIGEN3_INCLUDE_DIR (default: found by looking for Eigen/Core), EXTRA_INCLUDE_DIRS (e.g.
