@@ -8,7 +8,7 @@
 //   - peak resident memory while training.
 // The last line is machine-readable (RESULT key=value ...), for benchmarks/compare_pytorch.sh.
 //
-//   build/benchmarks/bench_train --data ../shared/data/tinyshakespeare.txt --preset v9 --threads 1
+//   build/benchmarks/bench_train --data data/downloads/tinyshakespeare.txt --preset v9 --threads 1
 
 #include <sys/resource.h>
 

@@ -4,9 +4,10 @@
 # alternation, REPEATS times each, so that a noisy machine slows both alike; the script prints the
 # medians and the babygpt/PyTorch ratios.
 #
-#   benchmarks/compare_pytorch.sh --data ../shared/data/tinyshakespeare.txt --preset v9 --threads 1
+#   benchmarks/compare_pytorch.sh --data data/downloads/tinyshakespeare.txt --preset v9 --threads 1
 #
-# Options: --data FILE (required), --preset v9|v11 (v9), --threads N (1), --repeats R (3),
+# Options: --data FILE (required; a bare corpus name such as tinyshakespeare means
+#          $BABYGPT_DATA_DIR/<name>.txt, by default data/downloads/, where data/download.sh puts it), --preset v9|v11 (v9), --threads N (1), --repeats R (3),
 #          --steps S (v9: 300, v11: 3), --generate N (500; 0 skips generation), --build DIR (build).
 # PyTorch gets its best GEMM: Debian's torch calls whatever libblas.so.3 is installed, so install OpenBLAS
 # (apt-get install libopenblas0-pthread; the reference BLAS is ~50x slower). babygpt, built with
@@ -31,7 +32,11 @@ while [ $# -gt 0 ]; do
     shift 2
 done
 [ -n "$data" ] || { echo "compare_pytorch.sh: --data FILE is required" >&2; exit 2; }
-[ -f "$data" ] || { echo "compare_pytorch.sh: $data: no such file" >&2; exit 2; }
+if [ ! -f "$data" ] && [ "${data#*/}" = "$data" ]; then  # a bare corpus name
+    data_dir=${BABYGPT_DATA_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/data/downloads}
+    data="$data_dir/${data%.txt}.txt"
+fi
+[ -f "$data" ] || { echo "compare_pytorch.sh: $data: no such file (data/download.sh fetches the corpora into data/downloads/; BABYGPT_DATA_DIR points elsewhere)" >&2; exit 2; }
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$root/$build/benchmarks/bench_train"
 [ -x "$bench" ] || { echo "compare_pytorch.sh: $bench is missing; build first: cmake --build $build --target bench_train" >&2; exit 2; }

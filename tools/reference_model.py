@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The reference BabyGPT (character-level GPT, Pre-LN, dropout as in version 10+).
 
-Written from /work/shared/REFERENCE.md.  Module and attribute names are chosen so
+Written from the reference model's specification.  Module and attribute names are chosen so
 that state_dict keys are exactly the reference ones, including the misspelt
 `postion_embedding_table`, the `tril` buffers of every head and the
 `ffwd.net.0` / `ffwd.net.2` Linear layers (ReLU is net.1, Dropout net.3).
