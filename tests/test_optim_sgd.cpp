@@ -16,9 +16,6 @@ using namespace babygpt_test;
 
 namespace {
 
-const std::vector<double>& kStart = optimizer_start;
-const std::vector<std::vector<double>>& kGrads = optimizer_grads;
-
 void check_trajectory(const optim::SGDOptions& options, const std::vector<std::vector<double>>& expected) {
     check_optimizer_trajectory<optim::SGD<double>>(options, expected);
 }
@@ -51,14 +48,14 @@ TEST_CASE("optim::SGD: defaults, and parameters without a gradient are skipped")
     CHECK(defaults.momentum == 0.0);
     CHECK(defaults.weight_decay == 0.0);
 
-    Tensord a = Tensord::from_data({5}, kStart).requires_grad_();
+    Tensord a = Tensord::from_data({5}, optimizer_start).requires_grad_();
     Tensord b = Tensord::from_data({2}, {1.0, -2.0}).requires_grad_();
     optim::SGDOptions options;
     options.lr = 0.1;
     options.momentum = 0.9;
     options.weight_decay = 0.5;  // would move b if it were applied
     optim::SGD<double> opt({a, b}, options);
-    set_grad(a, kGrads[0]);
+    set_grad(a, optimizer_grads[0]);
     opt.step();
     CHECK(b.to_vector() == std::vector<double>{1.0, -2.0});
     CHECK(opt.state()[0].defined());
@@ -76,10 +73,10 @@ TEST_CASE("optim::SGD: state() and load_state() resume momentum exactly") {
     options.lr = 0.1;
     options.momentum = 0.9;
     options.weight_decay = 0.01;
-    Tensord p = Tensord::from_data({5}, kStart).requires_grad_();
+    Tensord p = Tensord::from_data({5}, optimizer_start).requires_grad_();
     optim::SGD<double> opt({p}, options);
     for (std::size_t s = 0; s < 2; ++s) {
-        set_grad(p, kGrads[s]);
+        set_grad(p, optimizer_grads[s]);
         opt.step();
     }
     std::vector<Tensord> saved;
@@ -88,9 +85,9 @@ TEST_CASE("optim::SGD: state() and load_state() resume momentum exactly") {
     optim::SGD<double> opt2({resumed}, options);
     opt2.load_state(saved);
 
-    set_grad(p, kGrads[2]);
+    set_grad(p, optimizer_grads[2]);
     opt.step();
-    set_grad(resumed, kGrads[2]);
+    set_grad(resumed, optimizer_grads[2]);
     opt2.step();
     CHECK(resumed.to_vector() == p.to_vector());
     // torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01): third step

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -69,6 +70,16 @@ std::string read_small_text_file(const std::string& path, const char* option, co
     BABYGPT_CHECK(text.size() <= max_bytes, path, ": the file grew beyond the ", format_bytes(max_bytes), " limit for ",
                   option, " while it was read; ", fix);
     return text;
+}
+
+std::string default_data_path() {
+    std::error_code ec;
+    const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const std::filesystem::path installed = program.parent_path().parent_path() / "share" / "babygpt" / "default.txt";
+        if (std::filesystem::is_regular_file(installed, ec)) return installed.string();
+    }
+    return BABYGPT_DEFAULT_DATA;
 }
 
 }  // namespace babygpt_cli

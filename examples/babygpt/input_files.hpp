@@ -23,6 +23,11 @@ inline constexpr std::uint64_t max_config_bytes = std::uint64_t(1) << 20;
 std::uint64_t check_input_file(const std::string& path, const char* kind, const char* option, const std::string& fix,
                                std::uint64_t max_bytes = UINT64_MAX);
 
+/// The corpus that trains when --data is not given: data/default.txt, from where `cmake --install` puts
+/// it (<prefix>/share/babygpt/default.txt, found next to the program's own <prefix>/bin), or else from
+/// the source tree the program was built from.
+std::string default_data_path();
+
 /// A size for a message: "512 bytes", "3.2 MiB", "1.5 GiB".
 std::string format_bytes(std::uint64_t bytes);
 

@@ -108,7 +108,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const char* option) {
     loaded.contents = st::load(path);
     const Metadata& m = loaded.contents.metadata;
     BABYGPT_CHECK(field(m, "format", path) == format_name, path, ": not a babygpt training checkpoint");
-    const babygpt::GPTConfig config = babygpt::io::config_from_metadata(m, path);
+    // The configuration, checked against the tensors the file declares before any model is built from it.
+    const babygpt::GPTConfig config = babygpt::io::config_from_checkpoint(loaded.contents, path);
     CheckpointInfo& info = loaded.info;
     const std::vector<char32_t> chars = babygpt::data::decode_utf8(field(m, "vocab", path), path + " (vocab)");
     try {

@@ -189,7 +189,7 @@ int train(TrainRequest request) {
         if (request.out_path.empty()) request.out_path = request.resume_path;
     }
     validate(s);
-    if (request.data_path.empty()) request.data_path = BABYGPT_DEFAULT_DATA;
+    if (request.data_path.empty()) request.data_path = default_data_path();
     if (request.out_path.empty()) request.out_path = default_out_path(request.data_path);
     const RunPaths paths = RunPaths::for_checkpoint(request.out_path);
     std::vector<InputFile> inputs = {{"--data", request.data_path}};

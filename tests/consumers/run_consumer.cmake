@@ -59,6 +59,18 @@ if(CONSUMER_KIND STREQUAL "find_package")
   endif()
   _run("install" "${CMAKE_COMMAND}" ${_install_args})
   list(APPEND _configure_args "-DCMAKE_PREFIX_PATH=${_prefix}")
+  # The installed trainer runs from the prefix and finds its default corpus there (share/babygpt).
+  if(EXISTS "${_prefix}/bin/babygpt")
+    _run("installed trainer" "${_prefix}/bin/babygpt" train --max-iters 3 --eval-interval 2 --eval-iters 1
+         --sample-tokens 0 --threads 1 --out "${CONSUMER_WORK_DIR}/runs/default.safetensors")
+    if(NOT _last_output MATCHES "share/babygpt/default.txt")
+      message(FATAL_ERROR "consumer find_package: the installed trainer did not train on the installed "
+                          "default corpus:\n${_last_output}")
+    endif()
+    message(STATUS "consumer find_package: installed trainer ok")
+  elseif(EXPECT_INSTALLED_TRAINER)
+    message(FATAL_ERROR "consumer find_package: ${_prefix}/bin/babygpt was not installed")
+  endif()
 elseif(NOT CONSUMER_KIND STREQUAL "add_subdirectory" AND NOT CONSUMER_KIND STREQUAL "fetchcontent")
   message(FATAL_ERROR "run_consumer.cmake: unknown CONSUMER_KIND '${CONSUMER_KIND}'")
 endif()
