@@ -10,6 +10,7 @@
 #include "babygpt/io/state_dict.hpp"
 #include "babygpt/models/gpt.hpp"
 #include "babygpt/optim/adamw.hpp"
+#include "babygpt/instances.hpp"  // with BABYGPT_PRECOMPILED: the model's templates are compiled once
 
 int main(int argc, char** argv) {
     using namespace babygpt;

@@ -10,6 +10,7 @@
 #include <babygpt/io/safetensors.hpp>
 #include <babygpt/models/gpt.hpp>
 #include <babygpt/optim/adamw.hpp>
+#include <babygpt/instances.hpp>  // with BABYGPT_PRECOMPILED: the model's templates are compiled once
 
 #include "output_files.hpp"
 #include "settings.hpp"

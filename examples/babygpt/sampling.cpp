@@ -10,10 +10,13 @@ namespace babygpt_cli {
 
 std::vector<std::string> default_prompts(const babygpt::data::Vocabulary& vocabulary) {
     const std::vector<std::string> reference = {"春江", "往事"};
+    bool all_known = true;
     for (const std::string& prompt : reference)
-        for (char32_t c : babygpt::data::decode_utf8(prompt))
-            if (!vocabulary.contains(c)) return {"\n"};
-    return reference;
+        for (char32_t c : babygpt::data::decode_utf8(prompt)) all_known = all_known && vocabulary.contains(c);
+    if (all_known) return reference;
+    if (vocabulary.contains(U'\n')) return {"\n"};
+    // A text without newlines: start from its first (smallest) character.
+    return {babygpt::data::encode_utf8({vocabulary.chars().front()})};
 }
 
 std::vector<std::int64_t> encode_prompt(const babygpt::data::Vocabulary& vocabulary, const std::string& prompt) {

@@ -7,6 +7,7 @@
 
 #include <babygpt/data/vocabulary.hpp>
 #include <babygpt/models/gpt.hpp>
+#include <babygpt/instances.hpp>  // with BABYGPT_PRECOMPILED: the model's templates are compiled once
 
 namespace babygpt_cli {
 

@@ -972,6 +972,98 @@ test_cli_manners() {
     note "help: the preset note once, --overwrite listed"
 }
 
+# craft <in> <out> <kind>: a copy of checkpoint <in> with its header changed as an attacker would
+# (needs python3, only to rewrite the JSON header and its 8-byte length).
+craft() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, struct, sys
+src, dst, kind = sys.argv[1:4]
+raw = open(src, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+meta = header["__metadata__"]
+deep = "[" * 80000 + "]" * 80000
+text = None
+if kind == "huge_embed":
+    meta["n_embed"], meta["n_head"] = str(2 ** 62), "1"
+elif kind == "many_layers":
+    meta["n_layer"] = "100000"
+elif kind == "deep_metadata":
+    text = json.dumps(header).replace('"n_layer": "%s"' % meta["n_layer"], '"n_layer": ' + deep)
+elif kind == "deep_dtype":
+    name = next(k for k in header if k != "__metadata__")
+    text = json.dumps(header).replace(json.dumps(name) + ': {"dtype": "F32"', json.dumps(name) + ': {"dtype": ' + deep, 1)
+elif kind == "deep_shape":
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["shape"] = "SHAPE"
+    text = json.dumps(header).replace('"SHAPE"', deep)
+elif kind == "zero_size_tensors":
+    for i in range(40000):
+        header["extra.%d" % i] = {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}
+else:
+    sys.exit("unknown kind " + kind)
+text = (text or json.dumps(header)).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+open(dst, "wb").write(struct.pack("<Q", len(text)) + text + data)
+PY
+}
+
+# expect_fast_error <name> <phrase> <args...>: expect_error, within 3 seconds.
+expect_fast_error() {
+    local start=$SECONDS
+    expect_error "$@"
+    [ $((SECONDS - start)) -le 3 ] || fail "'babygpt ${*:3}' took $((SECONDS - start)) s to refuse (limit 3 s)"
+}
+
+test_hostile_checkpoints() {
+    command -v python3 >/dev/null || { echo "SKIPPED: python3 is needed to craft the checkpoints"; return 0; }
+    write_english en.txt
+    run_ok train train --data en.txt "${TINY[@]}" --max-iters 4 --eval-interval 2 --out ck/model.safetensors
+    local kind before phrase
+    for kind in huge_embed many_layers deep_metadata deep_dtype deep_shape zero_size_tensors; do
+        craft ck/model.safetensors "$kind.safetensors" "$kind" || fail "could not craft $kind"
+        before=$(cksum <"$kind.safetensors")
+        case $kind in
+            huge_embed) phrase="n_embed" ;;
+            many_layers) phrase="n_layer" ;;
+            deep_*) phrase="deep" ;;
+            zero_size_tensors) phrase="extra." ;;
+        esac
+        expect_fast_error "info_$kind" "$phrase" info "$kind.safetensors"
+        expect_fast_error "sample_$kind" "$phrase" sample "$kind.safetensors" --max-new-tokens 5
+        expect_fast_error "resume_$kind" "$phrase" train --resume "$kind.safetensors" --max-iters 10 --out out/x.safetensors
+        [ "$(cksum <"$kind.safetensors")" = "$before" ] || fail "$kind.safetensors was changed"
+        [ "$(line_count "info_$kind.err")" -eq 1 ] && [ "$(wc -c <"info_$kind.err")" -lt 2000 ] ||
+            fail "the error for $kind is not one short line: $(wc -c <"info_$kind.err") bytes"
+    done
+    local small=(--data en.txt --batch-size 8 --block-size 16 --eval-iters 3 --sample-tokens 0 --out out/x.safetensors)
+    expect_fast_error train_huge_embed "n_embed" train "${small[@]}" --n-embed 4611686018427387904 --n-head 1
+    expect_fast_error train_many_layers "n_layer" train "${small[@]}" --n-layer 100000
+    ls ./*.tmp.* ck/*.tmp.* >/dev/null 2>&1 && fail "temporary files were left behind"
+    note "hostile checkpoints: each refused in one line within 3 s, nothing changed"
+}
+
+# A vocabulary whose smallest character is U+FEFF (written as EF BB BF first in the checkpoint's
+# vocabulary string) must load again: only a corpus file may start with a byte order mark.
+test_vocabulary_feff() {
+    local i
+    : >feff.txt
+    for i in $(seq 1 70); do  # no newline: every other character (fullwidth ＡＢＣＤＥ) is above U+FEFF
+        printf '\xef\xbc\xa1\xef\xbc\xa2\xef\xbb\xbf\xef\xbc\xa3\xef\xbc\xa4\xef\xbc\xa5' >>feff.txt
+    done
+    run_ok train train --data feff.txt "${TINY[@]}" --max-iters 4 --eval-interval 2 --out ck/model.safetensors
+    grep -q 'vocabulary 6' train.out || { show train.out; fail "expected a 6-character vocabulary (U+FEFF included)"; }
+    run_ok info info ck/model.safetensors
+    grep -q '^vocab size: *6$' info.out || { show info.out; fail "info does not show the 6-character vocabulary"; }
+    run_ok sample sample ck/model.safetensors --prompt "$(printf '\xef\xbb\xbf')" --max-new-tokens 5
+    run_ok resume train --resume ck/model.safetensors --max-iters 6 --sample-tokens 5
+    # A byte order mark at the start of a corpus file is not a character.
+    { printf '\xef\xbb\xbf'; cat feff.txt; } >bom.txt
+    run_ok bom train --data bom.txt "${TINY[@]}" --max-iters 2 --eval-interval 1 --out ck2/model.safetensors
+    grep -q 'vocabulary 6' bom.out || { show bom.out; fail "a leading byte order mark changed the vocabulary"; }
+    note "U+FEFF as a character round-trips through the checkpoint (info, sample, resume)"
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 if ! declare -F "test_$CASE" >/dev/null; then
