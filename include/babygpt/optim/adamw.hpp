@@ -11,17 +11,37 @@
 #include <cmath>
 #include <vector>
 
+#include "babygpt/optim/sgd.hpp"  // Setting, the options' chainable numbers
 #include "babygpt/parallel.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt::optim {
 
+/// torch.optim.AdamW's hyperparameters and defaults. Built like libtorch's options, each setter
+/// returning the options:
+///
+///     auto options = babygpt::optim::AdamWOptions(1e-2).weight_decay(0).betas(0.9, 0.95);
+///     double lr = options.lr;  // 0.01; every setting also reads and assigns like a field
+///     options.eps = 1e-6;
 struct AdamWOptions {
-    double lr = 1e-3;
-    double beta1 = 0.9;
-    double beta2 = 0.999;
-    double eps = 1e-8;
-    double weight_decay = 1e-2;
+    AdamWOptions(double lr = 1e-3) : lr(*this, lr) {}  // implicit: AdamW(params, {1e-2}) reads well
+    AdamWOptions(const AdamWOptions& other)
+        : lr(*this, other.lr), beta1(*this, other.beta1), beta2(*this, other.beta2), eps(*this, other.eps),
+          weight_decay(*this, other.weight_decay) {}
+    AdamWOptions& operator=(const AdamWOptions&) = default;  // Setting copies values only
+
+    /// Both moments' decay rates at once, as torch's betas=(beta1, beta2).
+    AdamWOptions& betas(double b1, double b2) {
+        beta1 = b1;
+        beta2 = b2;
+        return *this;
+    }
+
+    Setting<AdamWOptions> lr;
+    Setting<AdamWOptions> beta1{*this, 0.9};
+    Setting<AdamWOptions> beta2{*this, 0.999};
+    Setting<AdamWOptions> eps{*this, 1e-8};
+    Setting<AdamWOptions> weight_decay{*this, 1e-2};
 };
 
 /// The optimizer's whole state: per parameter its step count and both moments (same shapes as the
@@ -33,12 +53,15 @@ struct AdamWState {
     std::vector<Tensor<T>> exp_avg_sq;  // v
 };
 
-///     babygpt::optim::AdamW<float> opt(model.parameters(), {.lr = 1e-2});
+///     babygpt::nn::Linear<float> model(4, 1);
+///     babygpt::optim::AdamW<float> opt(model.parameters(), babygpt::optim::AdamWOptions(1e-2).weight_decay(0));
+///     babygpt::Tensorf x = babygpt::Tensorf::ones({8, 4});
+///     babygpt::Tensorf loss = babygpt::mean(model.forward(x) * model.forward(x));
 ///     opt.zero_grad(); loss.backward(); opt.step();
 template <typename T>
 class AdamW {
 public:
-    explicit AdamW(std::vector<Tensor<T>> params, AdamWOptions options = {})
+    explicit AdamW(std::vector<Tensor<T>> params, const AdamWOptions& options = {})
         : options(options), params_(std::move(params)) {
         BABYGPT_CHECK(options.lr >= 0, "AdamW: learning rate must be >= 0, got ", options.lr);
         BABYGPT_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
@@ -65,8 +88,8 @@ public:
             const Tensor<T> grad = p.grad();
             if (!grad.defined()) continue;
             const std::int64_t t = ++state_.steps[i];
-            const T bias_correction1 = T(1) - static_cast<T>(std::pow(options.beta1, static_cast<double>(t)));
-            const T bias_correction2 = T(1) - static_cast<T>(std::pow(options.beta2, static_cast<double>(t)));
+            const T bias_correction1 = T(1) - static_cast<T>(std::pow(options.beta1.value(), static_cast<double>(t)));
+            const T bias_correction2 = T(1) - static_cast<T>(std::pow(options.beta2.value(), static_cast<double>(t)));
             const T step_size = lr / bias_correction1;
             const T sqrt_bc2 = std::sqrt(bias_correction2);
             update(p.data(), grad.data(), state_.exp_avg[i].data(), state_.exp_avg_sq[i].data(), p.numel(), decay,
