@@ -73,4 +73,19 @@ private:
     std::mt19937_64 engine_;
 };
 
+/// The process-wide generator that modules draw their initial weights from when they are given none,
+/// as PyTorch's default generator; seeded 42 until manual_seed(). Like any Generator it is not meant to
+/// be drawn from by several threads at once.
+///
+///     babygpt::manual_seed(7);
+///     double u = babygpt::default_generator().uniform();  // the same on every run and platform
+inline Generator& default_generator() {
+    static Generator generator(42);
+    return generator;
+}
+
+/// Re-seeds the default generator, as torch::manual_seed: after it, modules built without a Generator
+/// get the same weights on every run.
+inline void manual_seed(std::uint64_t seed) { default_generator().seed(seed); }
+
 }  // namespace babygpt
