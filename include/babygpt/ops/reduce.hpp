@@ -1,5 +1,5 @@
 #pragma once
-// Reductions: sum and mean of all elements (a 0-d result) or over the last dimension.
+// Reductions: sum and mean of all elements (a 0-d result) or over any one dimension.
 
 #include "babygpt/autograd.hpp"
 #include "babygpt/tensor.hpp"
@@ -25,41 +25,73 @@ Tensor<T> mean(const Tensor<T>& a) {
 
 namespace detail {
 
-inline Shape reduced_shape(const char* op, const Shape& shape, std::int64_t dim, bool keepdim) {
+/// A tensor seen as (outer, n, inner) around the reduced dimension d: (2, 3, 4) reduced over d = 1 is
+/// outer 2, n 3, inner 4. Row-major storage makes element [o, k, i] sit at (o * n + k) * inner + i, so
+/// each outer slice is an (n, inner) row-major matrix whose columns are what is reduced.
+struct ReducedDim {
+    Shape out_shape;
+    std::int64_t outer = 1, n = 1, inner = 1;
+};
+
+inline ReducedDim reduced_dim(const char* op, const Shape& shape, std::int64_t dim, bool keepdim) {
     BABYGPT_CHECK(!shape.empty(), op, ": cannot reduce a dimension of a 0-d tensor");
     const std::size_t d = normalize_dim(op, dim, shape.size());
-    BABYGPT_CHECK(d == shape.size() - 1, op, ": only the last dimension can be reduced, got dim ", dim,
-                  " for shape ", to_string(shape));
-    Shape out = shape;
-    if (keepdim) out.back() = 1;
-    else out.pop_back();
+    ReducedDim r;
+    for (std::size_t i = 0; i < d; ++i) r.outer *= shape[i];
+    r.n = shape[d];
+    for (std::size_t i = d + 1; i < shape.size(); ++i) r.inner *= shape[i];
+    r.out_shape = shape;
+    if (keepdim) r.out_shape[d] = 1;
+    else r.out_shape.erase(r.out_shape.begin() + static_cast<std::ptrdiff_t>(d));
+    return r;
+}
+
+/// scale * the sum over one dimension, forward and backward (sum: scale 1; mean: scale 1/n).
+///   out[o, i] = scale * sum_k a[o, k, i]        (a viewed as (outer, n, inner), out as (outer, inner))
+///   da[o, k, i] += scale * g[o, i]              (every k gets the same share)
+template <typename T>
+Tensor<T> scaled_sum_over(const char* op, const Tensor<T>& a, std::int64_t dim, bool keepdim, bool mean) {
+    const ReducedDim r = reduced_dim(op, a.shape(), dim, keepdim);
+    const std::int64_t outer = r.outer, n = r.n, inner = r.inner;
+    const T scale = mean ? T(1) / static_cast<T>(n) : T(1);  // n = 0: NaN for a mean, as in PyTorch
+    using Slice = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+    Tensor<T> out = Tensor<T>::empty(r.out_shape);
+    if (inner == 1) {
+        // The last dimension (or only ones after it): each row of the (outer, n) matrix reduces to one value.
+        out.matrix(outer, 1) = scale * a.matrix(outer, n).rowwise().sum();
+    } else {
+        for (std::int64_t o = 0; o < outer; ++o)
+            Slice(out.data() + o * inner, 1, inner) = scale * Slice(a.data() + o * n * inner, n, inner).colwise().sum();
+    }
+    record(out, mean ? "mean_dim" : "sum_dim", {a}, [a, outer, n, inner, scale](const Tensor<T>& g) {
+        if (inner == 1) {
+            a.grad_matrix(outer, n).colwise() += scale * g.matrix(outer, 1).col(0);
+            return;
+        }
+        T* grad = a.grad_data();
+        for (std::int64_t o = 0; o < outer; ++o)
+            Slice(grad + o * n * inner, n, inner).rowwise() += scale * Slice(g.data() + o * inner, 1, inner).row(0);
+    });
     return out;
 }
 
 }  // namespace detail
 
-/// Sum over the last dimension (dim must be -1 or dim()-1): (..., C) -> (...) or (..., 1) with keepdim.
+/// Sum over dimension `dim` (negative counts from the end), as torch.sum(a, dim, keepdim):
+/// (2, 3, 4) over dim 1 -> (2, 4), or (2, 1, 4) with keepdim.
+///
+///     babygpt::Tensorf x = babygpt::Tensorf::ones({2, 3, 4});
+///     babygpt::Tensorf rows = babygpt::sum(x, 1);                           // (2, 4), every value 3
+///     babygpt::Tensorf centred = x - babygpt::mean(x, -1, /*keepdim=*/true);  // (2, 3, 4) - (2, 3, 1)
 template <typename T>
 Tensor<T> sum(const Tensor<T>& a, std::int64_t dim, bool keepdim = false) {
-    Tensor<T> out = Tensor<T>::empty(detail::reduced_shape("sum", a.shape(), dim, keepdim));
-    const std::int64_t C = a.size(-1), rows = out.numel();
-    out.matrix(rows, 1) = a.matrix(rows, C).rowwise().sum();
-    record(out, "sum_last", {a}, [a, rows, C](const Tensor<T>& g) {
-        a.grad_matrix(rows, C).colwise() += g.matrix(rows, 1).col(0);
-    });
-    return out;
+    return detail::scaled_sum_over("sum", a, dim, keepdim, /*mean=*/false);
 }
 
-/// Mean over the last dimension: (..., C) -> (...) or (..., 1) with keepdim.
+/// Mean over dimension `dim`, as torch.mean(a, dim, keepdim). The mean over an empty dimension is NaN.
 template <typename T>
 Tensor<T> mean(const Tensor<T>& a, std::int64_t dim, bool keepdim = false) {
-    Tensor<T> out = Tensor<T>::empty(detail::reduced_shape("mean", a.shape(), dim, keepdim));
-    const std::int64_t C = a.size(-1), rows = out.numel();
-    out.matrix(rows, 1) = a.matrix(rows, C).rowwise().mean();
-    record(out, "mean_last", {a}, [a, rows, C](const Tensor<T>& g) {
-        a.grad_matrix(rows, C).colwise() += g.matrix(rows, 1).col(0) / static_cast<T>(C);
-    });
-    return out;
+    return detail::scaled_sum_over("mean", a, dim, keepdim, /*mean=*/true);
 }
 
 }  // namespace babygpt
