@@ -82,6 +82,7 @@
     INSTANCE Tensor<T> causal_mask<T>(const Tensor<T>&, T);                                        \
     INSTANCE Tensor<T> embedding<T>(const Tensor<T>&, const IndexTensor&);                         \
     INSTANCE Tensor<T> cross_entropy<T>(const Tensor<T>&, const IndexTensor&);                     \
+    INSTANCE Tensor<T> mse_loss<T>(const Tensor<T>&, const Tensor<T>&);                            \
     INSTANCE Tensor<T> dropout<T>(const Tensor<T>&, double, bool, Generator&);                     \
     }
 

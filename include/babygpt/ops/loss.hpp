@@ -1,9 +1,14 @@
 #pragma once
+// Losses, averaged as PyTorch's default reduction='mean'.
+//
 // Fused cross-entropy: log-softmax and negative log-likelihood in one pass, averaged over the rows,
 // as torch.nn.functional.cross_entropy(logits.view(N, V), targets.view(N)).
 //   loss_i = logsumexp(x_i) - x_i[t_i]          (computed with the row max subtracted: no overflow)
 //   dx_i   = g / N * (softmax(x_i) - onehot(t_i))
 // Forward forms dx / g when a gradient is needed, so backward costs one pass.
+//
+// Mean squared error, as torch.nn.functional.mse_loss(input, target):
+//   loss = 1/N sum_i (x_i - t_i)^2,   dx = g * 2/N (x - t),   dt = -dx
 
 #include <cmath>
 
@@ -68,6 +73,26 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets) {
     if (!needs_grad) return loss;
     record(loss, "cross_entropy", {logits}, [logits, D, N, V](const Tensor<T>& g) {
         logits.add_to_grad(N, V, g.item() * D.matrix(N, V));
+    });
+    return loss;
+}
+
+/// The mean squared error of `input` and `target` (same shape, any rank), shape (); a gradient
+/// flows to both when they require one.
+///
+///     babygpt::Tensorf prediction = babygpt::Tensorf::from_data({2, 2}, {0.5f, 1.f, 2.f, -1.f});
+///     babygpt::Tensorf target = babygpt::Tensorf::from_data({2, 2}, {0.f, 1.f, 1.f, 1.f});
+///     babygpt::Tensorf loss = babygpt::mse_loss(prediction, target);  // (0.25 + 0 + 1 + 4) / 4 = 1.3125
+template <typename T>
+Tensor<T> mse_loss(const Tensor<T>& input, const Tensor<T>& target) {
+    BABYGPT_CHECK(input.shape() == target.shape(), "mse_loss: input ", to_string(input.shape()), " and target ",
+                  to_string(target.shape()), " must have the same shape (reshape one of them to match)");
+    const T n = static_cast<T>(input.numel());  // 0: the loss is NaN, the mean of nothing, as in PyTorch
+    Tensor<T> loss = Tensor<T>::scalar((input.array() - target.array()).square().sum() / n);
+    record(loss, "mse_loss", {input, target}, [input, target, n](const Tensor<T>& g) {
+        const T scale = T(2) * g.item() / n;  // d/dx_i of (x_i - t_i)^2 / N, times the upstream g
+        if (input.requires_grad()) input.grad_array() += scale * (input.array() - target.array());
+        if (target.requires_grad()) target.grad_array() -= scale * (input.array() - target.array());
     });
     return loss;
 }
