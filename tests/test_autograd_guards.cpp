@@ -10,11 +10,15 @@
 
 #include "babygpt/babygpt.hpp"
 
+#include "helpers.hpp"
+
 using namespace babygpt;
+
+using babygpt_test::contains;
 
 namespace {
 
-Tensord leaf(const Shape& shape, const std::vector<double>& values) {
+Tensord input_leaf(const Shape& shape, const std::vector<double>& values) {
     Tensord t = Tensord::from_data(shape, values);
     t.requires_grad_();
     return t;
@@ -31,14 +35,12 @@ std::string error_of(F&& f) {
     return "";
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 }  // namespace
 
 // ---- a second backward through a freed graph -------------------------------------------------------
 
 TEST_CASE("autograd guards: backward through a part of the graph freed by an earlier backward throws") {
-    Tensord x = leaf({3}, {0.5, -1.0, 2.0});
+    Tensord x = input_leaf({3}, {0.5, -1.0, 2.0});
     Tensord h = tanh(x * 2.0);  // shared by both losses
     Tensord loss1 = sum(h * h);
     loss1.backward();
@@ -54,7 +56,7 @@ TEST_CASE("autograd guards: backward through a part of the graph freed by an ear
 }
 
 TEST_CASE("autograd guards: the freed part is found deep in the new graph, not only at its root") {
-    Tensord x = leaf({2}, {1.0, 2.0});
+    Tensord x = input_leaf({2}, {1.0, 2.0});
     Tensord h = x * x;
     sum(h).backward();
     Tensord deep = h;
@@ -64,14 +66,14 @@ TEST_CASE("autograd guards: the freed part is found deep in the new graph, not o
 }
 
 TEST_CASE("autograd guards: backward on a root whose graph was freed still throws") {
-    Tensord x = leaf({2}, {1.0, 2.0});
+    Tensord x = input_leaf({2}, {1.0, 2.0});
     Tensord loss = sum(x * x);
     loss.backward();
     CHECK(contains(error_of([&] { loss.backward(); }), "already freed by an earlier backward()"));
 }
 
 TEST_CASE("autograd guards: a fresh forward after backward, and leaves in several graphs, are fine") {
-    Tensord x = leaf({3}, {0.5, -1.0, 2.0});
+    Tensord x = input_leaf({3}, {0.5, -1.0, 2.0});
     // Two graphs over the same leaf: gradients accumulate, as in PyTorch.
     Tensord a = sum(x * x);          // d/dx = 2x
     Tensord b = sum(mul_scalar(x, 3.0));  // d/dx = 3
@@ -86,8 +88,8 @@ TEST_CASE("autograd guards: a fresh forward after backward, and leaves in severa
 }
 
 TEST_CASE("autograd guards: a shared subexpression inside one graph is not mistaken for a freed one") {
-    Tensord x = leaf({2, 3}, {0.1, -0.2, 0.3, 0.4, -0.5, 0.6});
-    Tensord w = leaf({3, 2}, {0.7, -0.8, 0.9, 1.0, -1.1, 1.2});
+    Tensord x = input_leaf({2, 3}, {0.1, -0.2, 0.3, 0.4, -0.5, 0.6});
+    Tensord w = input_leaf({3, 2}, {0.7, -0.8, 0.9, 1.0, -1.1, 1.2});
     auto f = [](const std::vector<Tensord>& in) {
         Tensord h = tanh(matmul(in[0], in[1]));  // (2, 2), used twice below
         return h * h + exp(h);
@@ -117,7 +119,7 @@ TEST_CASE("Tensor::version: copy_ and bump_version count, views share the count,
 
 TEST_CASE("autograd guards: an input changed in place before backward throws naming the op") {
     Tensord x = Tensord::from_data({2, 2}, {1.0, 2.0, 3.0, 4.0});  // needs no grad, but matmul's backward reads it
-    Tensord w = leaf({2, 2}, {0.5, -0.5, 0.25, 1.0});
+    Tensord w = input_leaf({2, 2}, {0.5, -0.5, 0.25, 1.0});
     Tensord loss = sum(matmul(x, w));
     x.copy_(Tensord::zeros({2, 2}));
     const std::string message = error_of([&] { loss.backward(); });
@@ -128,13 +130,13 @@ TEST_CASE("autograd guards: an input changed in place before backward throws nam
 
 TEST_CASE("autograd guards: a change through a reshape view or a raw write with bump_version is caught") {
     SUBCASE("through a view") {
-        Tensord w = leaf({4}, {1.0, 2.0, 3.0, 4.0});
+        Tensord w = input_leaf({4}, {1.0, 2.0, 3.0, 4.0});
         Tensord loss = sum(w * w);  // mul saves w
         reshape(w.detach(), {2, 2}).copy_(Tensord::ones({2, 2}));
         CHECK(contains(error_of([&] { loss.backward(); }), "backward of 'mul'"));
     }
     SUBCASE("a raw write, announced") {
-        Tensord w = leaf({3}, {1.0, 2.0, 3.0});
+        Tensord w = input_leaf({3}, {1.0, 2.0, 3.0});
         Tensord loss = sum(log(w));
         w.data()[0] = 10.0;
         w.bump_version();
@@ -143,7 +145,7 @@ TEST_CASE("autograd guards: a change through a reshape view or a raw write with 
 }
 
 TEST_CASE("autograd guards: an op's output changed in place before backward throws") {
-    Tensord x = leaf({3}, {0.1, 0.2, 0.3});
+    Tensord x = input_leaf({3}, {0.1, 0.2, 0.3});
     Tensord y = tanh(x);  // tanh's backward reads its output
     Tensord loss = sum(y);
     y.copy_(Tensord::zeros({3}));
@@ -153,7 +155,7 @@ TEST_CASE("autograd guards: an op's output changed in place before backward thro
 }
 
 TEST_CASE("autograd guards: changes the backward does not see are allowed") {
-    Tensord w = leaf({2}, {1.0, 2.0});
+    Tensord w = input_leaf({2}, {1.0, 2.0});
     SUBCASE("a change before the forward") {
         w.copy_(Tensord::from_data({2}, {3.0, 4.0}));
         Tensord loss = sum(w * w);
@@ -220,8 +222,8 @@ TEST_CASE("autograd guards: forward, backward, optimizer step, repeat: no false 
 TEST_CASE("autograd guards: the guards leave gradients unchanged (double)") {
     // The same computation with and without a counted in-place change of an unrelated tensor.
     auto gradient = [](bool touch_unrelated) {
-        Tensord x = leaf({2, 3}, {0.3, -0.1, 0.2, 0.5, -0.4, 0.9});
-        Tensord w = leaf({3, 2}, {0.1, 0.2, -0.3, 0.4, 0.5, -0.6});
+        Tensord x = input_leaf({2, 3}, {0.3, -0.1, 0.2, 0.5, -0.4, 0.9});
+        Tensord w = input_leaf({3, 2}, {0.1, 0.2, -0.3, 0.4, 0.5, -0.6});
         Tensord unrelated = Tensord::zeros({2});
         Tensord loss = sum(softmax(matmul(x, w)) * tanh(matmul(reshape(w, {2, 3}), reshape(x, {3, 2}))));
         if (touch_unrelated) unrelated.copy_(Tensord::ones({2}));
@@ -240,7 +242,7 @@ TEST_CASE("autograd guards: the guards leave gradients unchanged (double)") {
 // ---- tearing down deep graphs ---------------------------------------------------------------------
 
 TEST_CASE("autograd guards: a chain of a million ops is destroyed without backward()") {
-    Tensord x = leaf({1}, {1.0});
+    Tensord x = input_leaf({1}, {1.0});
     {
         Tensord y = x;
         for (int i = 0; i < 1000000; ++i) y = add_scalar(y, 1.0);
@@ -250,7 +252,7 @@ TEST_CASE("autograd guards: a chain of a million ops is destroyed without backwa
 }
 
 TEST_CASE("autograd guards: a deep chain with repeated inputs (mul(y, y)) is destroyed without recursion") {
-    Tensord x = leaf({1}, {1.0});
+    Tensord x = input_leaf({1}, {1.0});
     {
         Tensord y = x;
         for (int i = 0; i < 300000; ++i) y = mul(y, y);
@@ -259,7 +261,7 @@ TEST_CASE("autograd guards: a deep chain with repeated inputs (mul(y, y)) is des
 }
 
 TEST_CASE("autograd guards: teardown keeps the parts of a graph that are still in use") {
-    Tensord x = leaf({1}, {2.0});
+    Tensord x = input_leaf({1}, {2.0});
     Tensord kept = x;
     for (int i = 0; i < 1000; ++i) kept = kept * 1.0;  // d kept / dx = 1
     { Tensord dropped = tanh(kept + 1.0); }  // a graph on top of `kept`, released without backward()
@@ -269,7 +271,7 @@ TEST_CASE("autograd guards: teardown keeps the parts of a graph that are still i
 }
 
 TEST_CASE("autograd guards: backward through a long chain, then teardown of the rest") {
-    Tensord x = leaf({1}, {0.0});
+    Tensord x = input_leaf({1}, {0.0});
     Tensord y = x;
     for (int i = 0; i < 200000; ++i) y = add_scalar(y, 1.0);
     sum(y).backward();

@@ -40,6 +40,7 @@ namespace st = babygpt::safetensors;
 namespace io = babygpt::io;
 namespace fs = std::filesystem;
 using babygpt::GPT;
+using babygpt_test::contains;
 using babygpt::GPTConfig;
 using babygpt::Shape;
 using Bytes = std::vector<unsigned char>;
@@ -69,7 +70,6 @@ Refusal refusal(const std::function<void()>& f) {
     return r;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// Checks what every refusal of a hostile input must be: a babygpt::Error, on one line, naming `part`,
 /// in under `max_seconds`.
@@ -266,8 +266,10 @@ TEST_CASE("hostile: the state_dict implied by a configuration is exactly the mod
         config.n_embed = width;
         config.block_size = context;
         config.vocab_size = vocab;
-        CAPTURE(layers);
-        CAPTURE(heads);
+        const auto& layers_value = layers;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(layers_value);
+        const auto& heads_value = heads;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(heads_value);
         babygpt::Generator gen(1);
         GPT<float> model(config, gen);
         std::vector<std::pair<std::string, Shape>> actual, implied;

@@ -242,7 +242,8 @@ TEST_CASE("GPT: initialisation follows PyTorch's defaults") {
     std::int64_t embed_n = 0, out_of_bound = 0;
     double bound = 0;
     for (const auto& [name, p] : model.named_parameters()) {
-        CAPTURE(name);
+        const auto& name_value = name;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(name_value);
         if (contains(name, "embedding_table")) {
             for (std::int64_t i = 0; i < p.numel(); ++i) {
                 embed_sum += p.data()[i];
@@ -411,7 +412,8 @@ TEST_CASE("GPT: backward reaches every parameter; zero_grad clears them all") {
     GPT<float> model(tiny_config(), gen);
     model.forward(random_ids({2, 5}, 7, gen), random_ids({2, 5}, 7, gen)).loss.backward();
     for (const auto& [name, p] : model.named_parameters()) {
-        CAPTURE(name);
+        const auto& name_value = name;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(name_value);
         REQUIRE(p.grad().defined());
         double norm = 0;
         for (std::int64_t i = 0; i < p.numel(); ++i) norm += std::abs(p.grad().data()[i]);
@@ -419,7 +421,8 @@ TEST_CASE("GPT: backward reaches every parameter; zero_grad clears them all") {
     }
     model.zero_grad();
     for (const auto& [name, p] : model.named_parameters()) {
-        CAPTURE(name);
+        const auto& name_value = name;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(name_value);
         CHECK_FALSE(p.grad().defined());
     }
 }
@@ -577,8 +580,10 @@ TEST_CASE("GPT::generate: one-token samples follow softmax(logits / temperature)
     const std::vector<double> logits = last_logits(model, prompt);
 
     for (const auto& [temperature, top_k] : std::vector<std::pair<double, std::int64_t>>{{1.0, 0}, {2.0, 0}, {1.0, 3}}) {
-        CAPTURE(temperature);
-        CAPTURE(top_k);
+        const auto& temperature_value = temperature;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(temperature_value);
+        const auto& top_k_value = top_k;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(top_k_value);
         std::vector<double> sorted = logits;
         std::sort(sorted.begin(), sorted.end(), std::greater<>());
         const double threshold = top_k > 0 ? sorted[static_cast<std::size_t>(top_k - 1)] : -1e300;

@@ -66,7 +66,8 @@ void check_parity(const std::string& fixture_name) {
         out.loss.backward();
         int checked = 0;
         for (const auto& [name, p] : model.named_parameters()) {
-            INFO("gradient of " << name);
+            const auto& name_value = name;  // C++17 lambdas (inside INFO) cannot capture a structured binding
+            INFO("gradient of " << name_value);
             REQUIRE(p.grad().defined());
             CHECK(worst_excess(p.grad(), safetensors::get<float>(f.contents, "grad." + name)) <= 0.0);
             ++checked;

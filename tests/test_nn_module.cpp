@@ -83,7 +83,8 @@ TEST_CASE("nn::Module: buffers are named like parameters but are not trainable")
     const auto buffers = m.named_buffers();
     CHECK(names_of(buffers) == std::vector<std::string>{"first.offset", "inner.a.offset", "inner.b.offset"});
     for (const auto& [name, t] : buffers) {
-        CAPTURE(name);
+        const auto& name_value = name;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(name_value);
         CHECK_FALSE(t.requires_grad());
     }
     CHECK(buffers[0].second.data() == m.first.offset.data());
@@ -135,7 +136,8 @@ TEST_CASE("nn::Module: zero_grad clears the gradient of every parameter") {
                    sum(m.inner.bias) + sum(m.inner.b.weight);
     loss.backward();
     for (const auto& [name, p] : m.named_parameters()) {
-        CAPTURE(name);
+        const auto& name_value = name;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(name_value);
         CHECK(p.grad().defined());
     }
     CHECK(m.inner.a.weight.grad()(0) == doctest::Approx(1.5));
@@ -143,7 +145,8 @@ TEST_CASE("nn::Module: zero_grad clears the gradient of every parameter") {
 
     m.zero_grad();
     for (const auto& [name, p] : m.named_parameters()) {
-        CAPTURE(name);
+        const auto& name_value = name;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(name_value);
         CHECK_FALSE(p.grad().defined());
     }
     // Values are untouched by zero_grad.

@@ -107,8 +107,10 @@ TEST_CASE("ops::linear: widths of 1, 2 and 4 SIMD packets (the narrow kernels): 
     // (in, out): a narrow output (forward), a narrow input (dx and dW), both, and neither.
     for (const auto& [in, out] : std::vector<std::pair<std::int64_t, std::int64_t>>{
              {3, P}, {2 * P, 5}, {4 * P, 2 * P}, {3 * P + 1, 3}}) {
-        CAPTURE(in);
-        CAPTURE(out);
+        const auto& in_value = in;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(in_value);
+        const auto& out_value = out;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
+        CAPTURE(out_value);
         Tensord x = Tensord::randn({2, 11, in}, gen).requires_grad_();  // 22 rows: partial register tiles
         Tensord W = Tensord::randn({out, in}, gen).requires_grad_();
         Tensord b = Tensord::randn({out}, gen).requires_grad_();

@@ -18,9 +18,14 @@ extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace babygpt {
 
+/// The most threads set_num_threads accepts. More is never useful on a CPU, and OpenMP runtimes fail
+/// (libgomp crashes) when asked for tens of thousands.
+inline constexpr int max_threads = 256;
+
 /// Sets how many threads the compute uses (Eigen's GEMM and OpenMP loops); 1 runs single-threaded.
 inline void set_num_threads(int n) {
-    BABYGPT_CHECK(n >= 1, "set_num_threads: need at least 1 thread, got ", n);
+    BABYGPT_CHECK(n >= 1 && n <= max_threads, "set_num_threads: the thread count must be between 1 and ",
+                  max_threads, ", got ", n);
     Eigen::setNbThreads(n);
 #ifdef BABYGPT_OPENBLAS
     // OpenBLAS stays single-threaded: the big products are split across the OpenMP threads instead

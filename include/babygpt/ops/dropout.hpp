@@ -51,8 +51,9 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
     BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
     for (std::int64_t i = 0; i < n; ++i) out[i] = mask.keep(static_cast<std::uint64_t>(i)) ? in[i] * scale : T(0);
     record(y, "dropout", {x}, [x, mask, scale, n](const Tensor<T>& g) {
-        auto [gx_matrix, accumulate] = x.grad_target(1, n);
-        T* gx = gx_matrix.data();
+        auto target = x.grad_target(1, n);  // named, not a structured binding: OpenMP captures it below
+        const bool accumulate = target.accumulate;
+        T* gx = target.matrix.data();
         const T* gy = g.data();
         BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
         for (std::int64_t i = 0; i < n; ++i) {

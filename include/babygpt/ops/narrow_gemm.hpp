@@ -110,6 +110,7 @@ void for_row_tiles(std::int64_t rows, std::int64_t work, Tile&& tile) {
         run(0, tiles);
     }
 #else
+    static_cast<void>(work);  // only decides whether to split across threads
     run(0, tiles);
 #endif
     for (std::int64_t i = tiles * R; i < rows; ++i) tile(std::integral_constant<int, 1>(), i);
