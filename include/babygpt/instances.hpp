@@ -132,6 +132,9 @@
         const std::string&, const std::vector<std::string>&);                             \
     INSTANCE void save_state_dict<T>(const std::string&, const nn::Module<T>&,            \
         const std::map<std::string, std::string>&);                                       \
+    INSTANCE void load_state_dict<T>(const nn::Module<T>&, const std::string&);           \
+    INSTANCE void save<T>(const nn::Module<T>&, const std::string&);                      \
+    INSTANCE void load<T>(const nn::Module<T>&, const std::string&);                      \
     INSTANCE safetensors::Contents adamw_state_dict<T>(const optim::AdamW<T>&,            \
         const nn::Module<T>&);                                                            \
     INSTANCE void load_adamw_state_dict<T>(optim::AdamW<T>&, const nn::Module<T>&,        \

@@ -3,11 +3,21 @@
 //
 // The names are PyTorch's, so a BabyGPT exported here loads into the reference PyTorch model with
 // load_state_dict(strict=True), and a file saved from PyTorch loads here. Loading is strict too:
-// a missing tensor, an unexpected one, or a shape that differs is an error naming all of them.
+// a missing tensor, an unexpected one, or a shape that differs is an error naming all of them and
+// the file.
 //
-//     babygpt::io::save_state_dict("model.safetensors", model, {{"n_layer", "3"}});
-//     auto file = babygpt::safetensors::load("model.safetensors");
-//     babygpt::io::load_state_dict(model, file);
+//     babygpt::nn::Linear<float> model(4, 2);
+//     babygpt::io::save(model, "linear.safetensors");  // as torch::save(model, path)
+//     babygpt::io::load(model, "linear.safetensors");  // as torch::load(model, path)
+//
+// With metadata, or from contents already read:
+//
+//     babygpt::nn::Linear<float> model(4, 2);
+//     babygpt::io::save_state_dict("linear.safetensors", model, {{"in_features", "4"}});
+//     babygpt::io::load_state_dict(model, "linear.safetensors");
+//     auto file = babygpt::safetensors::load("linear.safetensors");
+//     std::string in_features = file.metadata.at("in_features");  // "4"
+//     babygpt::io::load_state_dict(model, file, "linear.safetensors");  // the name is for error messages
 
 #include <map>
 #include <set>
@@ -88,6 +98,26 @@ void save_state_dict(const std::string& path, const nn::Module<T>& module,
     safetensors::Contents contents = state_dict(module);
     contents.metadata = metadata;
     safetensors::save(path, contents);
+}
+
+/// Reads the safetensors file at `path` and loads it into the module as load_state_dict above does:
+/// every tensor checked (names and shapes) before any is copied, errors naming the file.
+template <typename T>
+void load_state_dict(const nn::Module<T>& module, const std::string& path) {
+    load_state_dict(module, safetensors::load(path), path);
+}
+
+/// Writes the module's parameters and buffers to `path` (atomically), as torch::save(module, path).
+template <typename T>
+void save(const nn::Module<T>& module, const std::string& path) {
+    save_state_dict(path, module);
+}
+
+/// Loads parameters and buffers saved by save() (or by PyTorch, under the same names) into the
+/// module, as torch::load(module, path): strict, every name and shape checked first.
+template <typename T>
+void load(const nn::Module<T>& module, const std::string& path) {
+    load_state_dict(module, path);
 }
 
 }  // namespace babygpt::io
