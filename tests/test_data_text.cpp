@@ -33,16 +33,16 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 std::string decode_error(const std::string& bytes) { return error_of([&] { data::decode_utf8(bytes, "t.txt"); }); }
 
 /// A file in the temporary directory holding `bytes`, removed at the end.
-struct TempFile {
+struct TextTempFile {
     std::string path;
-    explicit TempFile(const std::string& bytes) {
+    explicit TextTempFile(const std::string& bytes) {
         static int counter = 0;
         path = (fs::temp_directory_path() / ("babygpt_text_test_" + std::to_string(std::rand()) + "_" +
                                              std::to_string(counter++) + ".txt"))
                    .string();
         std::ofstream(path, std::ios::binary) << bytes;
     }
-    ~TempFile() {
+    ~TextTempFile() {
         std::error_code ignored;
         fs::remove(path, ignored);
     }
@@ -114,10 +114,10 @@ TEST_CASE("data::decode_utf8: a byte order mark is a character unless skipped at
     CHECK(data::decode_utf8(bom + bom, "f", data::ByteOrderMark::skip) == Chars{0xFEFF});
     CHECK(data::decode_utf8(bom, "f", data::ByteOrderMark::skip).empty());
 
-    const TempFile with_bom(bom + "x" + bom + "y");
+    const TextTempFile with_bom(bom + "x" + bom + "y");
     CHECK(data::read_utf8_file(with_bom.path) == Chars{U'x', 0xFEFF, U'y'});
     CHECK(data::read_file(with_bom.path) == bom + "x" + bom + "y");
-    const TempFile bad("ok\n\xC3(");
+    const TextTempFile bad("ok\n\xC3(");
     const std::string m = error_of([&] { data::read_utf8_file(bad.path); });
     CHECK_ERROR_HAS(m, bad.path);
     CHECK_ERROR_HAS(m, "byte offset 4");

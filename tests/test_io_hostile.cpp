@@ -82,7 +82,7 @@ Refusal refusal(const std::function<void()>& f) {
         CHECK_MESSAGE(r_.seconds < (max_seconds), "took " << r_.seconds << " s: " << r_.message);     \
     } while (0)
 
-Bytes file_from_header(const std::string& header, const Bytes& data = {}) {
+Bytes hostile_file(const std::string& header, const Bytes& data = {}) {
     Bytes bytes;
     const std::uint64_t n = header.size();
     for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<unsigned char>((n >> (8 * i)) & 0xFF));
@@ -113,9 +113,9 @@ st::Contents checkpoint_of(const GPTConfig& config) {
 }
 
 /// A fresh directory, removed with its contents at the end.
-struct TempDir {
+struct HostileTempDir {
     fs::path path;
-    TempDir() {
+    HostileTempDir() {
         static int counter = 0;
         for (;;) {
             path = fs::temp_directory_path() /
@@ -124,14 +124,14 @@ struct TempDir {
             if (fs::create_directory(path)) break;
         }
     }
-    ~TempDir() {
+    ~HostileTempDir() {
         std::error_code ignored;
         fs::remove_all(path, ignored);
     }
     std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
-void write_all(const std::string& path, const Bytes& bytes) {
+void write_bytes(const std::string& path, const Bytes& bytes) {
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
@@ -308,26 +308,26 @@ TEST_CASE("hostile: values nested 80,000 deep in a dtype, shape, offsets, metada
     };
     for (const std::string& header : headers) {
         CAPTURE(header.substr(0, 40));
-        const Bytes file = file_from_header(header, Bytes(4, 0));
+        const Bytes file = hostile_file(header, Bytes(4, 0));
         CHECK_REFUSED(st::parse(file, "nested.st"), "more than 64 levels deep", 2);
     }
     // 64 levels is the limit; 63 of them inside the header object still parse (and are refused later).
-    CHECK_REFUSED(st::parse(file_from_header("{\"a\":{\"dtype\":" + nested(62) + "}}"), "ok.st"),
+    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":" + nested(62) + "}}"), "ok.st"),
                   "\"dtype\" must be a string, got [[...]]", 1);
-    CHECK_REFUSED(st::parse(file_from_header("{\"a\":{\"dtype\":" + nested(63) + "}}"), "no.st"), "64 levels", 1);
+    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":" + nested(63) + "}}"), "no.st"), "64 levels", 1);
 }
 
 TEST_CASE("hostile: long names and values are cut short in messages") {
     const std::string name(1 << 20, 'n');
     const std::string value(1 << 20, 'v');
-    CHECK_REFUSED(st::parse(file_from_header("{\"" + name + "\":5}"), "long.st"), "nnnn...'", 1);
-    CHECK_REFUSED(st::parse(file_from_header("{\"a\":{\"dtype\":\"" + value + "\"}}"), "long.st"), "vvv...\"", 1);
-    CHECK_REFUSED(st::parse(file_from_header("{\"a\":{\"dtype\":\"" + value + "\\u0000\"}}"), "long.st"), "...", 1);
+    CHECK_REFUSED(st::parse(hostile_file("{\"" + name + "\":5}"), "long.st"), "nnnn...'", 1);
+    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":\"" + value + "\"}}"), "long.st"), "vvv...\"", 1);
+    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":\"" + value + "\\u0000\"}}"), "long.st"), "...", 1);
     std::map<std::string, std::string> metadata = babygpt::io::config_metadata(small_config());
     metadata["n_layer"] = std::string(1 << 20, '7') + "\nx";
     CHECK_REFUSED(io::config_from_metadata(metadata, "m"), "is not an integer", 1);
     // An unterminated megabyte string: nlohmann quotes the token it read; the message does not.
-    CHECK_REFUSED(st::parse(file_from_header("{\"" + name), "cut.st"), "not valid UTF-8 JSON", 1);
+    CHECK_REFUSED(st::parse(hostile_file("{\"" + name), "cut.st"), "not valid UTF-8 JSON", 1);
 }
 
 TEST_CASE("hostile: 40,000 zero-size tensors parse quickly, and parsing time grows linearly") {
@@ -335,7 +335,7 @@ TEST_CASE("hostile: 40,000 zero-size tensors parse quickly, and parsing time gro
         std::string header = "{";
         for (int i = 0; i < n; ++i)
             header += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
-        return file_from_header(header + "}");
+        return hostile_file(header + "}");
     };
     auto time_parse = [](const Bytes& file, std::size_t expected) {
         double best = 1e9;
@@ -358,7 +358,7 @@ TEST_CASE("hostile: 40,000 zero-size tensors parse quickly, and parsing time gro
 
 TEST_CASE("hostile: a header size field that lies is refused, in memory and on disk") {
     const std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
-    Bytes file = file_from_header(header, Bytes(4, 0));
+    Bytes file = hostile_file(header, Bytes(4, 0));
     REQUIRE_NOTHROW(st::parse(file, "ok.st"));
     auto with_size = [&](std::uint64_t n) {
         Bytes lying = file;
@@ -369,13 +369,13 @@ TEST_CASE("hostile: a header size field that lies is refused, in memory and on d
     CHECK_REFUSED(st::parse(with_size(header.size() - 1), "lie.st"), "not valid UTF-8 JSON", 1);
     CHECK_REFUSED(st::parse(with_size(1000), "lie.st"), "runs past the end of the file", 1);
     CHECK_REFUSED(st::parse(with_size(std::uint64_t(1) << 40), "lie.st"), "exceeds the limit", 1);
-    TempDir dir;
+    HostileTempDir dir;
     const std::string path = dir.file("lie.safetensors");
-    write_all(path, with_size(1000));
+    write_bytes(path, with_size(1000));
     CHECK_REFUSED(st::load(path), "runs past the end of the file", 1);
-    write_all(path, with_size(header.size() + 2));
+    write_bytes(path, with_size(header.size() + 2));
     CHECK_REFUSED(st::load(path), path, 1);
-    write_all(path, file);
+    write_bytes(path, file);
     CHECK(st::load(path).tensors.count("a") == 1);
 }
 
@@ -384,7 +384,7 @@ TEST_CASE("hostile: a header size field that lies is refused, in memory and on d
 #ifndef _WIN32
 
 TEST_CASE("hostile: /dev/zero, a directory and a FIFO are refused without reading or blocking") {
-    TempDir dir;
+    HostileTempDir dir;
     const std::string fifo = dir.file("pipe");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     struct Case {
@@ -430,7 +430,7 @@ TEST_CASE("hostile: /dev/zero, a directory and a FIFO are refused without readin
 }
 
 TEST_CASE("hostile: a sparse 3 GB file is refused quickly, as a checkpoint and as a text") {
-    TempDir dir;
+    HostileTempDir dir;
     const std::string path = dir.file("sparse.bin");
     {
         const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);

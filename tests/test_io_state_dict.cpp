@@ -14,7 +14,7 @@ using namespace babygpt_test;
 
 namespace {
 
-GPTConfig tiny_config() {
+GPTConfig state_dict_config() {
     GPTConfig c;
     c.vocab_size = 7;
     c.block_size = 4;
@@ -28,7 +28,7 @@ GPTConfig tiny_config() {
 
 TEST_CASE("io::state_dict: holds every parameter and buffer under its reference name") {
     Generator gen(1);
-    GPT<float> model(tiny_config(), gen);
+    GPT<float> model(state_dict_config(), gen);
     const safetensors::Contents sd = io::state_dict(model);
     CHECK(sd.tensors.size() == model.named_parameters().size() + model.named_buffers().size());
     CHECK(sd.tensors.count("postion_embedding_table.weight") == 1);
@@ -39,7 +39,7 @@ TEST_CASE("io::state_dict: holds every parameter and buffer under its reference 
 
 TEST_CASE("io::load_state_dict: a saved model loads into another with identical outputs") {
     Generator gen_a(1), gen_b(2);
-    GPT<float> a(tiny_config(), gen_a), b(tiny_config(), gen_b);
+    GPT<float> a(state_dict_config(), gen_a), b(state_dict_config(), gen_b);
     const std::string path = "babygpt_test_state_dict.safetensors";
     io::save_state_dict(path, a, io::config_metadata(a.config));
     const safetensors::Contents file = safetensors::load(path);
@@ -54,15 +54,15 @@ TEST_CASE("io::load_state_dict: a saved model loads into another with identical 
 
 TEST_CASE("io::load_state_dict: double weights load into a float model and back") {
     Generator gen_a(3), gen_b(4);
-    GPT<double> a(tiny_config(), gen_a);
-    GPT<float> b(tiny_config(), gen_b);
+    GPT<double> a(state_dict_config(), gen_a);
+    GPT<float> b(state_dict_config(), gen_b);
     io::load_state_dict(b, io::state_dict(a), "double model");
     CHECK(b.lm_head.weight.data()[5] == static_cast<float>(a.lm_head.weight.data()[5]));
 }
 
 TEST_CASE("io::load_state_dict: a missing tensor is an error naming it") {
     Generator gen(1);
-    GPT<float> model(tiny_config(), gen);
+    GPT<float> model(state_dict_config(), gen);
     safetensors::Contents sd = io::state_dict(model);
     sd.tensors.erase("ln_final.bias");
     sd.tensors.erase("blocks.0.sa.heads.0.tril");
@@ -74,7 +74,7 @@ TEST_CASE("io::load_state_dict: a missing tensor is an error naming it") {
 
 TEST_CASE("io::load_state_dict: an unexpected tensor is an error naming it, unless its prefix is ignored") {
     Generator gen(1);
-    GPT<float> model(tiny_config(), gen);
+    GPT<float> model(state_dict_config(), gen);
     safetensors::Contents sd = io::state_dict(model);
     sd.tensors["blocks.1.ln1.weight"] = safetensors::from_tensor(Tensorf::ones({8}));
     const std::string message = error_of([&] { io::load_state_dict(model, sd, "f.safetensors"); });
@@ -84,8 +84,8 @@ TEST_CASE("io::load_state_dict: an unexpected tensor is an error naming it, unle
 
 TEST_CASE("io::load_state_dict: a shape mismatch names the tensor and both shapes, and copies nothing") {
     Generator gen(1), other_gen(9);
-    GPT<float> model(tiny_config(), gen);
-    GPTConfig bigger = tiny_config();
+    GPT<float> model(state_dict_config(), gen);
+    GPTConfig bigger = state_dict_config();
     bigger.vocab_size = 9;  // a checkpoint from another vocabulary
     GPT<float> other(bigger, other_gen);
     const float before = model.ln_final.weight.data()[0];
@@ -97,7 +97,7 @@ TEST_CASE("io::load_state_dict: a shape mismatch names the tensor and both shape
 
 TEST_CASE("io::load_state_dict: a tensor of an integer dtype is an error naming it") {
     Generator gen(1);
-    GPT<float> model(tiny_config(), gen);
+    GPT<float> model(state_dict_config(), gen);
     safetensors::Contents sd = io::state_dict(model);
     sd.tensors["ln_final.bias"] = safetensors::from_tensor(IndexTensor::zeros({8}));
     const std::string message = error_of([&] { io::load_state_dict(model, sd, "f.safetensors"); });
@@ -106,7 +106,7 @@ TEST_CASE("io::load_state_dict: a tensor of an integer dtype is an error naming 
 }
 
 TEST_CASE("io::config_from_metadata: missing, malformed and invalid fields are errors") {
-    auto metadata = io::config_metadata(tiny_config());
+    auto metadata = io::config_metadata(state_dict_config());
     CHECK(io::config_from_metadata(metadata, "m").n_embed == 8);
     auto missing = metadata;
     missing.erase("n_layer");
@@ -138,7 +138,7 @@ TEST_CASE("io::detail::parse_integer, parse_unsigned and parse_real read whole v
 
 TEST_CASE("io::adamw_state_dict: the optimizer state round-trips and continues identically") {
     Generator gen(1);
-    GPT<double> model(tiny_config(), gen);
+    GPT<double> model(state_dict_config(), gen);
     optim::AdamW<double> optimizer(model.parameters(), {1e-2});
     const IndexTensor x = IndexTensor::from_data({2, 4}, {0, 1, 2, 3, 4, 5, 6, 0});
     const IndexTensor y = IndexTensor::from_data({2, 4}, {1, 2, 3, 4, 5, 6, 0, 1});
@@ -155,7 +155,7 @@ TEST_CASE("io::adamw_state_dict: the optimizer state round-trips and continues i
     const safetensors::Contents saved_optim = io::adamw_state_dict(optimizer, model);
 
     Generator other_gen(2);
-    GPT<double> restored(tiny_config(), other_gen);
+    GPT<double> restored(state_dict_config(), other_gen);
     io::load_state_dict(restored, saved_model, "model");
     optim::AdamW<double> restored_optimizer(restored.parameters(), {1e-2});
     io::load_adamw_state_dict(restored_optimizer, restored, saved_optim, "optim");

@@ -26,7 +26,7 @@ Matrix<T> random_matrix(std::int64_t rows, std::int64_t cols, std::mt19937& rng)
 }
 
 template <typename T>
-double tolerance() {
+double narrow_tolerance() {
     return std::is_same_v<T, float> ? 1e-4 : 1e-12;
 }
 
@@ -52,10 +52,10 @@ void check_rows_times_narrow() {
                 Matrix<T> out = random_matrix<T>(M, C, rng);
                 const Matrix<T> before = out;
                 babygpt::detail::rows_times_narrow(wide.data(), K + 3, B.data(), M, K, C, out.data(), false, T(0.5));
-                CHECK((out - T(0.5) * A * B).cwiseAbs().maxCoeff() < tolerance<T>());
+                CHECK((out - T(0.5) * A * B).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
                 out = before;
                 babygpt::detail::rows_times_narrow(wide.data(), K + 3, B.data(), M, K, C, out.data(), true, T(1));
-                CHECK((out - (before + A * B)).cwiseAbs().maxCoeff() < tolerance<T>());
+                CHECK((out - (before + A * B)).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
             }
 }
 
@@ -73,10 +73,10 @@ void check_columns_times_narrow() {
                 Matrix<T> out = random_matrix<T>(K, C, rng);
                 const Matrix<T> before = out;
                 babygpt::detail::columns_times_narrow(wide.data(), K + 2, X.data(), M, K, C, out.data(), false, T(2));
-                CHECK((out - T(2) * A.transpose() * X).cwiseAbs().maxCoeff() < tolerance<T>());
+                CHECK((out - T(2) * A.transpose() * X).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
                 out = before;
                 babygpt::detail::columns_times_narrow(wide.data(), K + 2, X.data(), M, K, C, out.data(), true, T(1));
-                CHECK((out - (before + A.transpose() * X)).cwiseAbs().maxCoeff() < tolerance<T>());
+                CHECK((out - (before + A.transpose() * X)).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
             }
 }
 
@@ -102,11 +102,11 @@ void check_narrow_times_wide() {
                 babygpt::detail::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, bias.data(), out.data(), V + 4);
                 Matrix<T> expected = X * B.transpose();
                 expected.rowwise() += bias.leftCols(V).row(0);
-                CHECK((out.leftCols(V) - expected).cwiseAbs().maxCoeff() < tolerance<T>());
+                CHECK((out.leftCols(V) - expected).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
                 CHECK((out.rightCols(4).array() == T(7)).all());
                 babygpt::detail::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, static_cast<const T*>(nullptr),
                                                    out.data(), V + 4);
-                CHECK((out.leftCols(V) - X * B.transpose()).cwiseAbs().maxCoeff() < tolerance<T>());
+                CHECK((out.leftCols(V) - X * B.transpose()).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
             }
 }
 
