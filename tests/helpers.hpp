@@ -160,6 +160,18 @@ inline std::string error_of(const std::function<void()>& f) {
     return "";
 }
 
+/// A safetensors file per the specification: the 8-byte little-endian header length, the header
+/// text, then the data bytes (for tests that write headers by hand).
+inline std::vector<unsigned char> safetensors_file(const std::string& header,
+                                                   const std::vector<unsigned char>& data = {}) {
+    std::vector<unsigned char> bytes;
+    const std::uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<unsigned char>((n >> (8 * i)) & 0xFF));
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    bytes.insert(bytes.end(), data.begin(), data.end());
+    return bytes;
+}
+
 /// Whether `text` contains `part`.
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

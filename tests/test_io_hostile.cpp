@@ -41,6 +41,7 @@ namespace io = babygpt::io;
 namespace fs = std::filesystem;
 using babygpt::GPT;
 using babygpt_test::contains;
+using babygpt_test::safetensors_file;
 using babygpt::GPTConfig;
 using babygpt::Shape;
 using Bytes = std::vector<unsigned char>;
@@ -81,15 +82,6 @@ Refusal refusal(const std::function<void()>& f) {
         CHECK_MESSAGE(r_.message.size() < 2000, "message of " << r_.message.size() << " bytes");       \
         CHECK_MESSAGE(r_.seconds < (max_seconds), "took " << r_.seconds << " s: " << r_.message);     \
     } while (0)
-
-Bytes hostile_file(const std::string& header, const Bytes& data = {}) {
-    Bytes bytes;
-    const std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<unsigned char>((n >> (8 * i)) & 0xFF));
-    bytes.insert(bytes.end(), header.begin(), header.end());
-    bytes.insert(bytes.end(), data.begin(), data.end());
-    return bytes;
-}
 
 std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
@@ -308,26 +300,26 @@ TEST_CASE("hostile: values nested 80,000 deep in a dtype, shape, offsets, metada
     };
     for (const std::string& header : headers) {
         CAPTURE(header.substr(0, 40));
-        const Bytes file = hostile_file(header, Bytes(4, 0));
+        const Bytes file = safetensors_file(header, Bytes(4, 0));
         CHECK_REFUSED(st::parse(file, "nested.st"), "more than 64 levels deep", 2);
     }
     // 64 levels is the limit; 63 of them inside the header object still parse (and are refused later).
-    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":" + nested(62) + "}}"), "ok.st"),
+    CHECK_REFUSED(st::parse(safetensors_file("{\"a\":{\"dtype\":" + nested(62) + "}}"), "ok.st"),
                   "\"dtype\" must be a string, got [[...]]", 1);
-    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":" + nested(63) + "}}"), "no.st"), "64 levels", 1);
+    CHECK_REFUSED(st::parse(safetensors_file("{\"a\":{\"dtype\":" + nested(63) + "}}"), "no.st"), "64 levels", 1);
 }
 
 TEST_CASE("hostile: long names and values are cut short in messages") {
     const std::string name(1 << 20, 'n');
     const std::string value(1 << 20, 'v');
-    CHECK_REFUSED(st::parse(hostile_file("{\"" + name + "\":5}"), "long.st"), "nnnn...'", 1);
-    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":\"" + value + "\"}}"), "long.st"), "vvv...\"", 1);
-    CHECK_REFUSED(st::parse(hostile_file("{\"a\":{\"dtype\":\"" + value + "\\u0000\"}}"), "long.st"), "...", 1);
+    CHECK_REFUSED(st::parse(safetensors_file("{\"" + name + "\":5}"), "long.st"), "nnnn...'", 1);
+    CHECK_REFUSED(st::parse(safetensors_file("{\"a\":{\"dtype\":\"" + value + "\"}}"), "long.st"), "vvv...\"", 1);
+    CHECK_REFUSED(st::parse(safetensors_file("{\"a\":{\"dtype\":\"" + value + "\\u0000\"}}"), "long.st"), "...", 1);
     std::map<std::string, std::string> metadata = babygpt::io::config_metadata(small_config());
     metadata["n_layer"] = std::string(1 << 20, '7') + "\nx";
     CHECK_REFUSED(io::config_from_metadata(metadata, "m"), "is not an integer", 1);
     // An unterminated megabyte string: nlohmann quotes the token it read; the message does not.
-    CHECK_REFUSED(st::parse(hostile_file("{\"" + name), "cut.st"), "not valid UTF-8 JSON", 1);
+    CHECK_REFUSED(st::parse(safetensors_file("{\"" + name), "cut.st"), "not valid UTF-8 JSON", 1);
 }
 
 TEST_CASE("hostile: 40,000 zero-size tensors parse quickly, and parsing time grows linearly") {
@@ -335,7 +327,7 @@ TEST_CASE("hostile: 40,000 zero-size tensors parse quickly, and parsing time gro
         std::string header = "{";
         for (int i = 0; i < n; ++i)
             header += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
-        return hostile_file(header + "}");
+        return safetensors_file(header + "}");
     };
     auto time_parse = [](const Bytes& file, std::size_t expected) {
         double best = 1e9;
@@ -358,7 +350,7 @@ TEST_CASE("hostile: 40,000 zero-size tensors parse quickly, and parsing time gro
 
 TEST_CASE("hostile: a header size field that lies is refused, in memory and on disk") {
     const std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
-    Bytes file = hostile_file(header, Bytes(4, 0));
+    Bytes file = safetensors_file(header, Bytes(4, 0));
     REQUIRE_NOTHROW(st::parse(file, "ok.st"));
     auto with_size = [&](std::uint64_t n) {
         Bytes lying = file;

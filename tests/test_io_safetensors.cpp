@@ -37,6 +37,7 @@ using babygpt::Tensord;
 using babygpt::Tensorf;
 using Bytes = std::vector<unsigned char>;
 using babygpt_test::contains;
+using babygpt_test::safetensors_file;
 using babygpt_test::error_of;
 
 /// Checks that an error message contains `part`, printing both if it does not.
@@ -44,19 +45,9 @@ using babygpt_test::error_of;
     CHECK_MESSAGE(contains(message, part),                                                 \
                   "error message: \"" << (message) << "\"\nexpected to contain: \"" << (part) << "\"")
 
-/// A file per the specification: 8-byte little-endian header length, the header text, the data.
-Bytes file_from_header(const std::string& header, const Bytes& data = {}) {
-    Bytes bytes;
-    const std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<unsigned char>((n >> (8 * i)) & 0xFF));
-    bytes.insert(bytes.end(), header.begin(), header.end());
-    bytes.insert(bytes.end(), data.begin(), data.end());
-    return bytes;
-}
-
 /// The error message from parsing a file with this header and data, under the source name "bad.st".
 std::string parse_error(const std::string& header, const Bytes& data = {}) {
-    const Bytes file = file_from_header(header, data);
+    const Bytes file = safetensors_file(header, data);
     return error_of([&] { st::parse(file, "bad.st"); });
 }
 
@@ -179,7 +170,7 @@ TEST_CASE("safetensors: serialize produces the bytes the specification prescribe
         0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // -2 as a two's complement int64
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xE0, 0x3F,  // 0.5 (IEEE-754 binary64)
     };
-    const Bytes expected = file_from_header(header, data);
+    const Bytes expected = safetensors_file(header, data);
     const Bytes actual = st::serialize(c);
     CHECK(actual.size() == expected.size());
     CHECK(actual == expected);
@@ -204,7 +195,7 @@ TEST_CASE("safetensors: parse accepts valid variations the writer does not produ
     SUBCASE("no padding, entries out of offset order, unknown fields ignored") {
         const std::string header = "{\"second\":" + tensor_json("U8", "[2]", "[2,4]") + ",\"first\":" +
                                    "{\"shape\":[2],\"extra\":[1,{}],\"data_offsets\":[0,2],\"dtype\":\"I8\"}}";
-        const st::Contents c = st::parse(file_from_header(header, {1, 2, 3, 4}), "variant");
+        const st::Contents c = st::parse(safetensors_file(header, {1, 2, 3, 4}), "variant");
         CHECK(c.tensors.at("first").data == Bytes{1, 2});
         CHECK(c.tensors.at("first").dtype == st::DType::I8);
         CHECK(c.tensors.at("second").data == Bytes{3, 4});
@@ -214,12 +205,12 @@ TEST_CASE("safetensors: parse accepts valid variations the writer does not produ
                                    ",\"b\":" + tensor_json("F64", "[0,3]", "[0,0]") +
                                    ",\"c\":" + tensor_json("I64", "[0,4611686018427387904,4]", "[0,0]") +
                                    ",\"d\":" + tensor_json("U8", "[1]", "[0,1]") + "}";
-        const st::Contents c = st::parse(file_from_header(header, {9}), "zeros");
+        const st::Contents c = st::parse(safetensors_file(header, {9}), "zeros");
         CHECK(c.tensors.size() == 4);
         CHECK(st::to_tensor<std::int64_t>(c.tensors.at("c"), "c").numel() == 0);
     }
     SUBCASE("whitespace around the JSON and an empty metadata object") {
-        const st::Contents c = st::parse(file_from_header(" \n{ \"__metadata__\" : { } }\t  "), "ws");
+        const st::Contents c = st::parse(safetensors_file(" \n{ \"__metadata__\" : { } }\t  "), "ws");
         CHECK(c.tensors.empty());
         CHECK(c.metadata.empty());
     }
@@ -343,23 +334,23 @@ TEST_CASE("safetensors: a file shorter than 8 bytes or with a bad header length 
         CHECK_ERROR_CONTAINS(m, "tiny.st");
         CHECK_ERROR_CONTAINS(m, "shorter than the 8-byte header size");
     }
-    Bytes too_long = file_from_header("{}");
+    Bytes too_long = safetensors_file("{}");
     too_long[0] = 100;
     std::string m = error_of([&] { st::parse(too_long, "trunc.st"); });
     CHECK_ERROR_CONTAINS(m, "trunc.st");
     CHECK_ERROR_CONTAINS(m, "header size 100 runs past the end of the file");
 
-    Bytes huge = file_from_header("{}");
+    Bytes huge = safetensors_file("{}");
     for (int i = 0; i < 8; ++i) huge[static_cast<std::size_t>(i)] = 0xFF;
     m = error_of([&] { st::parse(huge, "huge.st"); });
     CHECK_ERROR_CONTAINS(m, "header size 18446744073709551615 exceeds the limit");
 
-    Bytes over_cap = file_from_header("{}");
+    Bytes over_cap = safetensors_file("{}");
     const std::uint64_t cap = st::max_header_size + 1;
     for (int i = 0; i < 8; ++i) over_cap[static_cast<std::size_t>(i)] = static_cast<unsigned char>(cap >> (8 * i));
     CHECK_ERROR_CONTAINS(error_of([&] { st::parse(over_cap, "cap.st"); }), "exceeds the limit");
 
-    const Bytes zero_length = file_from_header("");
+    const Bytes zero_length = safetensors_file("");
     CHECK_ERROR_CONTAINS(error_of([&] { st::parse(zero_length, "zero.st"); }), "not valid UTF-8 JSON");
 }
 
