@@ -5,8 +5,10 @@
 // it to the scalar L = sum(f(inputs) * w) with fixed random weights w, then for every element x of
 // every input that requires grad compares dL/dx from backward() with (L(x + eps) - L(x - eps)) / (2 eps).
 //
-//     auto result = babygpt::gradcheck([](const std::vector<Tensord>& in) { return tanh(in[0]); }, {x});
-//     CHECK(result.ok);  // result.max_abs_error, result.message
+//     babygpt::Generator gen(1);
+//     babygpt::Tensord x = babygpt::Tensord::randn({3, 4}, gen).requires_grad_();
+//     auto result = babygpt::gradcheck([](const std::vector<babygpt::Tensord>& in) { return babygpt::tanh(in[0]); }, {x});
+//     if (!result.ok) throw std::runtime_error(result.message);  // also result.max_abs_error
 //
 // Avoid inputs at kinks (relu at 0): there the finite difference is the average of two slopes.
 

@@ -4,8 +4,10 @@
 // Off by default, when a Scope costs one branch.
 //
 //     babygpt::profiler::enable(true);
-//     ... train a few steps ...
-//     for (auto& [op, seconds] : babygpt::profiler::totals().forward) ...
+//     babygpt::Tensorf x = babygpt::Tensorf::ones({64, 64}).requires_grad_();
+//     babygpt::sum(babygpt::matmul(x, x)).backward();  // a training step would go here
+//     for (const auto& [op, seconds] : babygpt::profiler::totals().forward) std::printf("%s: %g s\n", op.c_str(), seconds);
+//     babygpt::profiler::enable(false);
 
 #include <chrono>
 #include <map>

@@ -5,6 +5,11 @@
 //
 // Loading a model from a file that may be hostile, without trusting it with memory:
 //
+//     babygpt::Generator gen(42);
+//     GPTConfig trained;  trained.vocab_size = 65;                         // a file the trainer wrote:
+//     babygpt::io::save_state_dict("model.safetensors", GPT<float>(trained, gen), babygpt::io::config_metadata(trained));
+//
+//     std::string path = "model.safetensors";
 //     auto contents = babygpt::safetensors::load(path);                    // bounded by the file's size
 //     GPTConfig config = babygpt::io::config_from_checkpoint(contents, path);  // metadata + tensors agree
 //     GPT<float> model(config, gen);                                       // no bigger than the file

@@ -12,6 +12,7 @@
 //                      no holes, no overlaps, no trailing bytes.
 //
 //     namespace st = babygpt::safetensors;
+//     Tensorf wte = Tensorf::zeros({65, 32});
 //     st::Contents file;
 //     file.tensors["wte"] = st::from_tensor(wte);          // Tensorf -> F32
 //     file.metadata["n_layer"] = "2";

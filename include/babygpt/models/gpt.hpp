@@ -118,6 +118,8 @@ struct GPTOutput {
 ///     GPTConfig config;  config.vocab_size = 65;
 ///     Generator gen(42);
 ///     GPT<float> model(config, gen);
+///     IndexTensor idx = IndexTensor::rand({4, 8}, gen, 0, 65);      // (B, T) token ids
+///     IndexTensor targets = IndexTensor::rand({4, 8}, gen, 0, 65);  // (B, T) the next tokens
 ///     auto [logits, loss] = model.forward(idx, targets);  // (B, T) ids -> (B, T, V), ()
 ///     loss.backward();
 template <typename T>

@@ -4,9 +4,11 @@
 //
 //     class Affine : public babygpt::nn::Module<float> {
 //     public:
-//         Affine() { scale = register_parameter("scale", Tensorf::ones({4})); }
-//         Tensorf scale;
+//         Affine() { scale = register_parameter("scale", babygpt::Tensorf::ones({4})); }
+//         babygpt::Tensorf scale;
 //     };
+//     Affine affine;
+//     auto named = affine.named_parameters();  // one entry: "scale" and the tensor
 //
 // Submodules are plain members registered by reference, so a Module can be neither copied nor moved
 // (the registry holds pointers to its members); create models in place or behind a pointer.

@@ -11,10 +11,13 @@
 
 namespace babygpt::nn {
 
+///     using namespace babygpt::nn;
 ///     Sequential<float> net;
-///     net.push_back(std::make_unique<Linear<float>>(32, 128, true, gen));
+///     net.push_back(std::make_unique<Linear<float>>(32, 128));
 ///     net.push_back(std::make_unique<ReLU<float>>());
-///     Tensorf y = net.forward(x);
+///     net.push_back(std::make_unique<Linear<float>>(128, 10));
+///     babygpt::Tensorf x = babygpt::Tensorf::ones({4, 32});
+///     babygpt::Tensorf y = net.forward(x);  // (4, 32) -> (4, 10)
 template <typename T>
 class Sequential : public Module<T> {
 public:
