@@ -21,7 +21,14 @@ std::string metrics_csv(const std::vector<MetricRow>& rows);
 /// Rows of a CSV written by metrics_csv(); unreadable lines are skipped. A missing file gives no rows.
 std::vector<MetricRow> read_metrics_csv(const std::string& path);
 
-/// A self-contained SVG line chart of train and val loss against step.
-std::string loss_plot_svg(const std::vector<MetricRow>& rows, const std::string& title);
+/// What the plot's title names: the corpus file name, the preset and the model's parameter count.
+struct PlotLabel {
+    std::string corpus;
+    std::string preset;
+    std::int64_t parameters = 0;
+};
+
+/// A self-contained SVG of a run: train and val loss against step above, tokens/s against step below.
+std::string loss_plot_svg(const std::vector<MetricRow>& rows, const PlotLabel& label);
 
 }  // namespace babygpt_cli

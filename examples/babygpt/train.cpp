@@ -325,7 +325,8 @@ int train(TrainRequest request) {
             window_steps = 0;
             save(step);
             write_text_file(paths.csv, metrics_csv(metrics));
-            write_text_file(paths.svg, loss_plot_svg(metrics, "BabyGPT on " + std::filesystem::path(request.data_path).filename().string()));
+            write_text_file(paths.svg, loss_plot_svg(metrics, {std::filesystem::path(request.data_path).filename().string(),
+                                                                s.preset, model.parameter_count()}));
             if (interrupt_signal() != 0) return stop_interrupted(step, " after the evaluation");
         }
 
