@@ -139,6 +139,7 @@ std::string loss_plot_svg(const std::vector<MetricRow>& rows, const PlotLabel& l
             max_step = std::max(max_step, static_cast<double>(r.step));
         }
     }
+    if (max_step - min_step < 1) max_step = min_step + 1;  // one evaluation: an axis from its step onwards
     const Axis steps = nice_axis(min_step, max_step, 6, true, 1);
     auto x = [&](double step) { return left + plot_w * (step - steps.lo) / (steps.hi - steps.lo); };
 

@@ -1064,6 +1064,60 @@ test_vocabulary_feff() {
     note "U+FEFF as a character round-trips through the checkpoint (info, sample, resume)"
 }
 
+# check_plot_svg <svg>: well-formed, and no attribute value (a coordinate) holds nan or inf.
+check_plot_svg() {
+    local svg=$1
+    if command -v xmllint >/dev/null 2>&1; then
+        xmllint --noout "$svg" 2>xmllint.err || { show xmllint.err; fail "$svg is not well-formed XML"; }
+    else
+        [ "$(head -c 4 "$svg")" = "<svg" ] && [ "$(tail -n 1 "$svg")" = "</svg>" ] ||
+            { show "$svg"; fail "$svg does not start with <svg and end with </svg>"; }
+        [ "$(tr -cd '<' <"$svg" | wc -c)" = "$(tr -cd '>' <"$svg" | wc -c)" ] ||
+            { show "$svg"; fail "$svg has unbalanced < and >"; }
+    fi
+    grep -Eiq '="[^"]*(nan|inf)[^"]*"' "$svg" && { show "$svg"; fail "$svg has nan or inf in an attribute"; }
+    return 0
+}
+
+# The loss plot: a title naming the corpus (escaped), the preset and the parameter count, round tick
+# labels, and a tokens/s panel; one evaluation only still gives a valid picture.
+test_plot() {
+    write_english 'notes&tales.txt'
+    run_ok train train --data 'notes&tales.txt' --out run/model.safetensors "${TINY[@]}" --max-iters 50 \
+        --eval-interval 10
+    local svg=run/model.svg
+    check_plot_svg "$svg"
+    note "the SVG is well-formed, with no nan or inf in its coordinates"
+
+    local millions parameters
+    millions=$(sed -n 's/^babygpt: .* \([0-9.]*\) M parameters;.*/\1/p' train.out)
+    [ -n "$millions" ] || { show train.out; fail "no parameter count in the training header"; }
+    parameters=$(awk -v m="$millions" 'BEGIN { n = sprintf("%.0f", m * 1e6); s = "";
+        while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } print n s }')
+    local title="BabyGPT on notes&amp;tales.txt: preset v9, $parameters parameters"
+    grep -qF ">$title</text>" "$svg" || { show "$svg"; fail "no title '$title'"; }
+    note "title: $title"
+
+    grep -q '>tokens/s</text>' "$svg" || { show "$svg"; fail "no tokens/s panel"; }
+    grep -Eq '<path d="M[0-9.]+,[0-9.]+ L[0-9.]+,[0-9.]+' "$svg" ||
+        { show "$svg"; fail "the tokens/s panel has no line (evaluations after step 0 measure a speed)"; }
+    note "tokens/s panel with a line"
+
+    local labels
+    labels=$(grep -o '>-\{0,1\}[0-9][0-9.]*</text>' "$svg" | sed 's/^>//; s/<\/text>$//')
+    [ "$(echo "$labels" | wc -l | tr -d ' ')" -ge 8 ] || { show "$svg"; fail "fewer than 8 tick labels"; }
+    echo "$labels" | grep -Eq '\.[0-9]{4,}$' && { show "$svg"; fail "a tick label has more than 3 decimals: $(echo $labels)"; }
+    # Steps 0..49: round ticks 0, 10, ..., 50, not the last step 49 nor fractions of the range.
+    echo "$labels" | grep -qx '49' && { show "$svg"; fail "the step axis is labelled with the last step 49, not a round tick"; }
+    echo "$labels" | grep -qx '50' || { show "$svg"; fail "the step axis does not reach the round tick 50"; }
+    note "tick labels round, at most 3 decimals: $(echo $labels)"
+
+    run_ok one train --data 'notes&tales.txt' --out one/model.safetensors "${TINY[@]}" --max-iters 1
+    check_plot_svg one/model.svg
+    grep -q '>tokens/s</text>' one/model.svg || { show one/model.svg; fail "no tokens/s panel after one evaluation"; }
+    note "a run with a single evaluation gives a valid SVG"
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 if ! declare -F "test_$CASE" >/dev/null; then
