@@ -192,10 +192,11 @@ std::string loss_plot_svg(const std::vector<MetricRow>& rows, const PlotLabel& l
         << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         << "<text x=\"" << px(width / 2) << "\" y=\"30\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">"
         << escape_xml(title) << "</text>\n"
-        << "<defs><clipPath id=\"loss-area\"><rect x=\"" << px(left) << "\" y=\"" << px(loss_top) << "\" width=\""
-        << px(plot_w) << "\" height=\"" << px(loss_h) << "\"/></clipPath>"
-        << "<clipPath id=\"speed-area\"><rect x=\"" << px(left) << "\" y=\"" << px(speed_top) << "\" width=\""
-        << px(plot_w) << "\" height=\"" << px(speed_h) << "\"/></clipPath></defs>\n";
+        // Clipped to the panels, widened by a dot's radius so that dots on the first and last step stay whole.
+        << "<defs><clipPath id=\"loss-area\"><rect x=\"" << px(left - 4) << "\" y=\"" << px(loss_top) << "\" width=\""
+        << px(plot_w + 8) << "\" height=\"" << px(loss_h) << "\"/></clipPath>"
+        << "<clipPath id=\"speed-area\"><rect x=\"" << px(left - 4) << "\" y=\"" << px(speed_top - 4) << "\" width=\""
+        << px(plot_w + 8) << "\" height=\"" << px(speed_h + 8) << "\"/></clipPath></defs>\n";
 
     // Grid, tick labels and frames. Step labels only under the lower panel: both panels share them.
     for (double step : steps.ticks()) {
