@@ -68,7 +68,7 @@ std::string fixed(double value, int decimals) {
     out.precision(decimals);
     out << value;
     std::string text = out.str();
-    return text == "-0" || text.find_first_not_of("-0.") == std::string::npos ? fixed_zero(decimals) : text;
+    return text.find_first_not_of("-0.") == std::string::npos ? fixed_zero(decimals) : text;
 }
 
 /// An axis with round ticks: lo and hi are multiples of step, and step is 1, 2, 2.5 or 5 times a power of ten.
@@ -79,7 +79,7 @@ struct Axis {
     std::vector<double> ticks() const {
         std::vector<double> out;
         const long long first = std::llround(lo / step), last = std::llround(hi / step);
-        for (long long k = first; k <= last; ++k) out.push_back(k * step);
+        for (long long k = first; k <= last && out.size() < 100; ++k) out.push_back(k * step);
         return out;
     }
 };
@@ -99,7 +99,9 @@ double nice_step(double span, int count, bool integer) {
 /// Round axis over [lo, hi], widened outwards to whole steps. A span below min_span (all values equal) is
 /// widened around its middle first, so the axis never has zero length.
 Axis nice_axis(double lo, double hi, int count, bool integer, double min_span) {
-    if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) lo = 0, hi = 1;
+    if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(hi - lo) || lo > hi) lo = 0, hi = 1;
+    // Far from zero, a span must stay visible in doubles (and tick indices in long long).
+    min_span = std::max(min_span, 1e-6 * std::max(std::fabs(lo), std::fabs(hi)));
     if (hi - lo < min_span) {
         const double middle = (lo + hi) / 2;
         lo = middle - min_span / 2;
