@@ -81,6 +81,9 @@ void apply_config_file(CLI::App& command, const std::string& path) {
         BABYGPT_CHECK(option != nullptr && option->get_configurable(), path, ": '", item.fullname(),
                       "' is not an option a config file can set; use the long option names of 'babygpt ",
                       command.get_name(), " --help' without the dashes (e.g. batch-size = 64)");
+        // CLI11 reads "name = []" as no value at all; its callbacks expect at least one.
+        BABYGPT_CHECK(!item.inputs.empty(), path, ": '", item.fullname(), "' has no value; give one (e.g. ",
+                      item.name, " = 64) or remove the line");
         if (option->count() > 0) continue;  // given on the command line
         option->add_result(item.inputs);
         option->run_callback();

@@ -543,6 +543,10 @@ test_config_file() {
     printf 'max-iters = 12\nmax-iter = 5\n' >typo.toml
     expect_error typo "'max-iter' is not an option" train "${common[@]}" --config typo.toml --out out/model.safetensors
     expect_error missing_config "no-such.toml" train "${common[@]}" --config no-such.toml --out out/model.safetensors
+    printf 'max-iters = []\n' >empty.toml  # no value at all (a crash the config fuzzer found)
+    expect_error empty_value "'max-iters' has no value" train "${common[@]}" --config empty.toml --out out/model.safetensors
+    printf 'overwrite = []\n' >empty_flag.toml
+    expect_error empty_flag "'overwrite'" train "${common[@]}" --config empty_flag.toml --out out/model.safetensors
 }
 
 test_help() {

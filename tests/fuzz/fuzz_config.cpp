@@ -22,6 +22,8 @@ void apply_items(CLI::App& command, const std::vector<CLI::ConfigItem>& items) {
         CLI::Option* option = here ? command.get_option_no_throw("--" + item.name) : nullptr;
         BABYGPT_CHECK(option != nullptr && option->get_configurable(), "fuzz.toml: '", item.fullname(),
                       "' is not an option a config file can set");
+        // As the trainer: CLI11 reads "name = []" as no value, which its callbacks cannot take.
+        BABYGPT_CHECK(!item.inputs.empty(), "fuzz.toml: '", item.fullname(), "' has no value");
         if (option->count() > 0) continue;
         option->add_result(item.inputs);
         option->run_callback();

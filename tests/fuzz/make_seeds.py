@@ -107,6 +107,8 @@ def main():
     write("config", "ini_sections", "[train]\nn-layer=6\nseed=18446744073709551615\n[other]\nx=1\n")
     write("config", "quoting", "preset = 'v11'\nlearning-rate = 3e-4\ndata = \"\"\"multi\nline\"\"\"\n"
           "train.batch-size = 8\n")
+    # A crash once found by fuzzing: an empty list is no value at all, which a flag's callback cannot take.
+    write("config", "empty_list", "verbose=[]\n")
 
 
 if __name__ == "__main__":
