@@ -81,8 +81,9 @@ Tensor<T> scaled_sum_over(const char* op, const Tensor<T>& a, std::int64_t dim, 
 /// (2, 3, 4) over dim 1 -> (2, 4), or (2, 1, 4) with keepdim.
 ///
 ///     babygpt::Tensorf x = babygpt::Tensorf::ones({2, 3, 4});
-///     babygpt::Tensorf rows = babygpt::sum(x, 1);                           // (2, 4), every value 3
-///     babygpt::Tensorf centred = x - babygpt::mean(x, -1, /*keepdim=*/true);  // (2, 3, 4) - (2, 3, 1)
+///     babygpt::Tensorf rows = babygpt::sum(x, 1);                       // (2, 4), every value 3
+///     babygpt::Tensorf kept = babygpt::sum(x, -1, /*keepdim=*/true);    // (2, 3, 1), every value 4
+///     babygpt::Tensorf centred = x - babygpt::mean(x, 0);               // (2, 3, 4) - (3, 4)
 template <typename T>
 Tensor<T> sum(const Tensor<T>& a, std::int64_t dim, bool keepdim = false) {
     return detail::scaled_sum_over("sum", a, dim, keepdim, /*mean=*/false);
