@@ -20,8 +20,8 @@ using namespace babygpt_test;
 namespace {
 
 /// Two layers with a ReLU between: parameters fc1.weight, fc1.bias, fc2.weight, fc2.bias.
-struct TwoLayer : nn::Module<float> {
-    TwoLayer(std::int64_t in, std::int64_t hidden, Generator& gen) : fc1(in, hidden, gen), fc2(hidden, 1, gen) {
+struct TwoLayerNet : nn::Module<float> {
+    TwoLayerNet(std::int64_t in, std::int64_t hidden, Generator& gen) : fc1(in, hidden, gen), fc2(hidden, 1, gen) {
         register_module("fc1", fc1);
         register_module("fc2", fc2);
     }
@@ -30,9 +30,9 @@ struct TwoLayer : nn::Module<float> {
 };
 
 /// A file name in the working directory, removed when the test ends.
-struct TempFile {
-    explicit TempFile(std::string name) : path(std::move(name)) { std::remove(path.c_str()); }
-    ~TempFile() { std::remove(path.c_str()); }
+struct ScratchFile {
+    explicit ScratchFile(std::string name) : path(std::move(name)) { std::remove(path.c_str()); }
+    ~ScratchFile() { std::remove(path.c_str()); }
     std::string path;
 };
 
@@ -40,10 +40,10 @@ struct TempFile {
 
 TEST_CASE("io::save and io::load: a small model round-trips with identical outputs") {
     Generator gen_a(1), gen_b(2);
-    TwoLayer a(3, 5, gen_a), b(3, 5, gen_b);
+    TwoLayerNet a(3, 5, gen_a), b(3, 5, gen_b);
     const Tensorf x = Tensorf::from_data({2, 3}, {0.5f, -1, 2, 1, 0, -0.25f});
     REQUIRE(a.forward(x).to_vector() != b.forward(x).to_vector());  // different weights to begin with
-    TempFile file("babygpt_test_api_io.safetensors");
+    ScratchFile file("babygpt_test_api_io.safetensors");
     io::save(a, file.path);
     io::load(b, file.path);
     CHECK(a.forward(x).to_vector() == b.forward(x).to_vector());
@@ -54,15 +54,15 @@ TEST_CASE("io::save and io::load: a small model round-trips with identical outpu
     CHECK(contents.tensors.size() == 4);
     CHECK(contents.tensors.count("fc1.weight") == 1);
     Generator gen_c(3);
-    TwoLayer c(3, 5, gen_c);
+    TwoLayerNet c(3, 5, gen_c);
     io::load_state_dict(c, file.path);
     CHECK(a.forward(x).to_vector() == c.forward(x).to_vector());
 }
 
 TEST_CASE("io::load: a file from a model of other shapes is an error naming the file and the tensors") {
     Generator gen(1);
-    TwoLayer small(3, 5, gen), wide(3, 6, gen);
-    TempFile file("babygpt_test_api_io_shapes.safetensors");
+    TwoLayerNet small(3, 5, gen), wide(3, 6, gen);
+    ScratchFile file("babygpt_test_api_io_shapes.safetensors");
     io::save(small, file.path);
     const std::vector<float> before = wide.fc1.weight.to_vector();
     CHECK_THROWS_WITH_AS(io::load(wide, file.path),

@@ -16,7 +16,7 @@ using namespace babygpt_test;
 
 namespace {
 
-std::vector<double> values(const Tensorf& t) { return std::vector<double>(t.data(), t.data() + t.numel()); }
+std::vector<double> weights_of(const Tensorf& t) { return std::vector<double>(t.data(), t.data() + t.numel()); }
 
 }  // namespace
 
@@ -27,7 +27,7 @@ TEST_CASE("nn::Linear(in, out): a bias by default, initialised within +-1/sqrt(i
     CHECK(fc.bias.shape() == Shape{8});
     CHECK(fc.named_parameters().size() == 2);
     const double bound = 1.0 / std::sqrt(2.0);
-    for (double w : values(fc.weight)) CHECK(std::abs(w) <= bound);
+    for (double w : weights_of(fc.weight)) CHECK(std::abs(w) <= bound);
     nn::Linear<float> no_bias(2, 8, /*bias=*/false);
     CHECK_FALSE(no_bias.bias.defined());
     CHECK(no_bias.named_parameters().size() == 1);
@@ -40,20 +40,20 @@ TEST_CASE("manual_seed: modules built without a Generator get the same weights a
     manual_seed(123);
     nn::Linear<float> b(3, 4);
     nn::Embedding<float> eb(5, 2);
-    CHECK(values(a.weight) == values(b.weight));
-    CHECK(values(a.bias) == values(b.bias));
-    CHECK(values(ea.weight) == values(eb.weight));
+    CHECK(weights_of(a.weight) == weights_of(b.weight));
+    CHECK(weights_of(a.bias) == weights_of(b.bias));
+    CHECK(weights_of(ea.weight) == weights_of(eb.weight));
 
     // Without re-seeding, the next module continues the stream: different weights.
     nn::Linear<float> c(3, 4);
-    CHECK(values(c.weight) != values(a.weight));
+    CHECK(weights_of(c.weight) != weights_of(a.weight));
 
     // The default generator after manual_seed(s) draws what Generator(s) draws.
     manual_seed(123);
     Generator gen(123);
     nn::Linear<float> d(3, 4, gen);
-    CHECK(values(d.weight) == values(a.weight));
-    CHECK(values(d.bias) == values(a.bias));
+    CHECK(weights_of(d.weight) == weights_of(a.weight));
+    CHECK(weights_of(d.bias) == weights_of(a.bias));
     Generator fresh(123);  // an explicit Generator left the default one untouched, still at its seed
     CHECK(default_generator().next_u64() == fresh.next_u64());
 }
@@ -62,10 +62,10 @@ TEST_CASE("nn::Linear and nn::Embedding: an explicit Generator still decides the
     Generator g1(9), g2(9);
     nn::Linear<float> a(4, 3, true, g1);
     nn::Linear<float> b(4, 3, g2);  // bias, weights from g2
-    CHECK(values(a.weight) == values(b.weight));
-    CHECK(values(a.bias) == values(b.bias));
+    CHECK(weights_of(a.weight) == weights_of(b.weight));
+    CHECK(weights_of(a.bias) == weights_of(b.bias));
     Generator g3(5), g4(5);
-    CHECK(values(nn::Embedding<float>(6, 3, g3).weight) == values(nn::Embedding<float>(6, 3, g4).weight));
+    CHECK(weights_of(nn::Embedding<float>(6, 3, g3).weight) == weights_of(nn::Embedding<float>(6, 3, g4).weight));
 }
 
 TEST_CASE("nn::Linear: the default-built layer computes x W^T + b") {
