@@ -94,6 +94,7 @@ public:
             const T sqrt_bc2 = std::sqrt(bias_correction2);
             update(p.data(), grad.data(), state_.exp_avg[i].data(), state_.exp_avg_sq[i].data(), p.numel(), decay,
                    b1, b2, step_size, sqrt_bc2, eps);
+            p.bump_version();  // an in-place change: a graph that saved p can no longer run backward
         }
     }
 

@@ -87,6 +87,7 @@ public:
                 d = buf;
             }
             p.array() -= lr * d.array();
+            p.bump_version();  // an in-place change: a graph that saved p can no longer run backward
         }
     }
 
