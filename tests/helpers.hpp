@@ -160,6 +160,20 @@ inline std::string error_of(const std::function<void()>& f) {
     return "";
 }
 
+/// Whether this build runs under AddressSanitizer. Its operator new reports a request it cannot
+/// meet and aborts, instead of throwing std::bad_alloc, so the out-of-memory path cannot be tested there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool under_address_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool under_address_sanitizer = true;
+#else
+inline constexpr bool under_address_sanitizer = false;
+#endif
+#else
+inline constexpr bool under_address_sanitizer = false;
+#endif
+
 /// A safetensors file per the specification: the 8-byte little-endian header length, the header
 /// text, then the data bytes (for tests that write headers by hand).
 inline std::vector<unsigned char> safetensors_file(const std::string& header,

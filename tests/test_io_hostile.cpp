@@ -147,9 +147,13 @@ TEST_CASE("hostile: buffers whose byte count overflows or cannot be had are Erro
     CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(std::size_t(1) << 62), "byte count overflows", 1);
     CHECK_REFUSED(babygpt::Tensorf::full({std::int64_t(1) << 62}, 1.0f), "byte count overflows", 1);
     // 2^50 floats (4.5 PB): the heap refuses, and the message says how much was asked for.
-    const Shape huge{std::int64_t(1) << 25, std::int64_t(1) << 25};
-    CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(huge), "out of memory allocating 4.5 PB", 1);
-    CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(huge), "(33554432,33554432)", 1);
+    if (babygpt_test::under_address_sanitizer) {
+        MESSAGE("AddressSanitizer aborts on an impossible allocation instead of throwing: not checked here");
+    } else {
+        const Shape huge{std::int64_t(1) << 25, std::int64_t(1) << 25};
+        CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(huge), "out of memory allocating 4.5 PB", 1);
+        CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(huge), "(33554432,33554432)", 1);
+    }
     CHECK(babygpt::detail::describe_bytes(512) == "512 bytes");
     CHECK(babygpt::detail::describe_bytes(3'900'000'000) == "3.9 GB");
 }

@@ -368,7 +368,7 @@ private:
 inline Json parse_json(const unsigned char* begin, std::size_t size, const std::string& source) {
     // nlohmann stops at a NUL byte as if the input ended there, so "{}\0garbage" would pass; valid JSON
     // text never contains one (even inside strings it must be escaped).
-    const void* nul = std::memchr(begin, 0, size);
+    const void* nul = size == 0 ? nullptr : std::memchr(begin, 0, size);  // an empty header may have no buffer
     BABYGPT_CHECK(nul == nullptr, "safetensors: ", source, ": the header is not valid UTF-8 JSON (NUL byte at header ",
                   "offset ", static_cast<const unsigned char*>(nul) - begin, "; the padding must be spaces)");
     HeaderChecker checker(source);
