@@ -136,8 +136,19 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const char* option) {
     info.data_path = field(m, "data", path);
     info.step = integer(m, "step", path);
     info.evaluated_step = integer(m, "evaluated_step", path);
-    info.batch_generator = field(m, "generator.batches", path);
-    info.dropout_generator = field(m, "generator.dropout", path);
+    // A checkpoint imported from PyTorch (tools/import_pytorch.py, "imported_from") has no babygpt random
+    // streams to continue, so it may leave the generator fields out: they are read as empty, and a resumed
+    // run starts its streams as a new run with the seed would. In any other file they are required.
+    const bool imported = m.count("imported_from") > 0;
+    auto generator = [&](const char* key) {
+        if (imported && m.count(key) == 0) return std::string();
+        const std::string& state = field(m, key, path);
+        BABYGPT_CHECK(!state.empty(), path, ": metadata '", key, "' is empty; the checkpoint is corrupt (use a "
+                      "file written by 'babygpt train')");
+        return state;
+    };
+    info.batch_generator = generator("generator.batches");
+    info.dropout_generator = generator("generator.dropout");
     info.run_id = field(m, "run_id", path);
     info.train_loss = real(m, "train_loss", path);
     info.val_loss = real(m, "val_loss", path);

@@ -25,7 +25,7 @@ struct CheckpointInfo {
     std::int64_t step = 0;             // training steps completed
     std::int64_t evaluated_step = -1;  // the step whose evaluation is already printed and recorded
     std::string batch_generator;       // babygpt::Generator::state() of the batch sampler
-    std::string dropout_generator;     // ... and of the model's dropout masks
+    std::string dropout_generator;     // ... and of the model's dropout masks (both empty when imported from PyTorch)
     std::string run_id;                // pairs the model file with its optimizer file
     double train_loss = std::numeric_limits<double>::quiet_NaN();
     double val_loss = std::numeric_limits<double>::quiet_NaN();

@@ -242,8 +242,11 @@ int train(TrainRequest request) {
     if (resumed) {
         load_weights(model, *resumed, request.resume_path);
         load_optimizer(optimizer, model, RunPaths::for_checkpoint(request.resume_path), resumed->info);
-        gen.set_state(resumed->info.batch_generator);
-        model.dropout_generator().set_state(resumed->info.dropout_generator);
+        // Empty only for a checkpoint imported from PyTorch (see load_checkpoint): there is no babygpt stream
+        // to continue, so the generators stay as this seed's new run has them.
+        if (!resumed->info.batch_generator.empty()) gen.set_state(resumed->info.batch_generator);
+        if (!resumed->info.dropout_generator.empty())
+            model.dropout_generator().set_state(resumed->info.dropout_generator);
         info.step = resumed->info.step;
         info.evaluated_step = resumed->info.evaluated_step;
         info.run_id = resumed->info.run_id;
