@@ -22,6 +22,7 @@ import inspect
 import math
 import os
 import secrets
+import shlex
 import sys
 import tempfile
 
@@ -41,12 +42,12 @@ DEFAULT_TRAIN_RATIO = 0.9
 SHOWN = 4  # names listed in an error before "and N more"
 
 
-class ImportError_(Exception):
+class BadInput(Exception):
     """A bad input: its message is printed as `error: <message>`."""
 
 
 def fail(*parts):
-    raise ImportError_("".join(str(p) for p in parts))
+    raise BadInput("".join(str(p) for p in parts))
 
 
 def some(names):
@@ -98,17 +99,20 @@ def choose_vocabulary(corpus_path, vocab_size, corpus):
         return babygpt_chars
     if len(tutorial_chars) == vocab_size:
         # The model was trained on the tutorial's reading of this file, which babygpt cannot reproduce.
-        reasons = []
+        reasons, fixes = [], []
         if text.startswith("\ufeff") and "\ufeff" not in text[1:]:
-            reasons.append("it starts with a byte order mark, which PyTorch reads as the character U+FEFF "
+            reasons.append("it starts with a byte order mark, which Python reads as the character U+FEFF "
                            "and babygpt skips")
+            fixes.append("remove the byte order mark (sed -i '1s/^\\xEF\\xBB\\xBF//' %s)" % shlex.quote(corpus_path))
         if "\r" in text:
             reasons.append("it has \\r line endings, which Python's text mode reads as \\n and babygpt keeps")
+            fixes.append("convert the line endings (dos2unix %s)" % shlex.quote(corpus_path))
+        fix = " and ".join(fixes)
+        fix = fix[:1].upper() + fix[1:] + ", then train" if fix else "Train"
         fail(corpus_path, ": babygpt reads this corpus as ", len(babygpt_chars),
              " characters but the model has ", vocab_size, " embedding rows, the tutorial's count: ",
-             "; ".join(reasons) or "the two readings differ",
-             ". Remove that from the corpus (e.g. dos2unix, or re-save without BOM) and train the PyTorch "
-             "model on the cleaned file, so both programs see the same characters")
+             "; ".join(reasons) or "the two readings differ", ". ", fix,
+             " the PyTorch model on a file both programs read alike, and import that")
     fail(corpus_path, ": the corpus has ", len(babygpt_chars), " distinct characters but the model's "
          "token_embedding_table has ", vocab_size, " rows; pass with --corpus the exact text the model was "
          "trained on")
@@ -256,8 +260,14 @@ def write_atomically(path, tensors, metadata, save_file):
     return tmp
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """A wrong command line is one line and exit status 1 too, as every other bad input."""
+        self.exit(1, "error: %s (see --help)\n" % message)
+
+
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = Parser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--state-dict", required=True, help="the .pth file of torch.save(model.state_dict(), ...)")
     p.add_argument("--corpus", required=True, help="the UTF-8 text the model was trained on (stored as 'data')")
@@ -373,12 +383,14 @@ def run(args):
         os.replace(temporaries[0], opt)
         temporaries[0] = opt  # removed if the model file cannot be put in place
         os.replace(temporaries[1], out)
-    except OSError as exc:
+    except BaseException as exc:  # an interruption too: no temporary file or lone optimizer file is left
         for tmp in temporaries:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+        if not isinstance(exc, OSError):
+            raise
         fail(out, ": cannot write the checkpoint (", exc.strerror or exc, "); check the disk space and "
              "permissions of ", directory)
 
@@ -402,7 +414,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         return run(args)
-    except ImportError_ as exc:
+    except BadInput as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
