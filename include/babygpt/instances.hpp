@@ -116,6 +116,7 @@
     INSTANCE class GELU<T>;                                                               \
     INSTANCE class Sequential<T>;                                                         \
     INSTANCE class Head<T>;                                                               \
+    INSTANCE struct AttentionCache<T>;                                                    \
     INSTANCE class MultiHeadAttention<T>;                                                 \
     INSTANCE class FeedForward<T>;                                                        \
     INSTANCE class Block<T>;                                                              \

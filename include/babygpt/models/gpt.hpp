@@ -158,6 +158,29 @@ public:
         return linear_cross_entropy(features(idx), lm_head.weight, lm_head.bias, targets);  // ()
     }
 
+    /// Generation's forward pass at one position: tokens (B, 1) at `position`, which must be the caches'
+    /// length (one nn::AttentionCache per block, holding the keys and values of positions 0..position-1
+    /// of the same sequences). Returns that position's logits, (B, V): forward(idx).logits[:, position]
+    /// for the idx whose earlier columns filled the caches. Runs without a graph and without dropout.
+    Tensor<T> forward_cached(const IndexTensor& tokens, std::int64_t position,
+                             std::vector<nn::AttentionCache<T>>& caches) const {
+        BABYGPT_CHECK(tokens.dim() == 2 && tokens.size(1) == 1, "GPT::forward_cached: tokens must be (B, 1), got ",
+                      to_string(tokens.shape()));
+        BABYGPT_CHECK(caches.size() == blocks.size(), "GPT::forward_cached: ", caches.size(), " caches for ",
+                      blocks.size(), " blocks; pass one per block");
+        BABYGPT_CHECK(position >= 0 && position < config.block_size, "GPT::forward_cached: position ", position,
+                      " is outside the context of block_size ", config.block_size, "; start new caches");
+        for (const auto& cache : caches)
+            BABYGPT_CHECK(cache.length == position, "GPT::forward_cached: position ", position,
+                          " does not follow the ", cache.length, " cached positions");
+        NoGradGuard no_grad;
+        const IndexTensor pos = IndexTensor::full({1}, position);                                  // (1)
+        Tensor<T> x = token_embedding_table.forward(tokens) + postion_embedding_table.forward(pos);  // (B, 1, C)
+        for (std::size_t l = 0; l < blocks.size(); ++l) x = blocks[l]->forward_cached(x, caches[l]);  // (B, 1, C)
+        const Tensor<T> logits = lm_head.forward(ln_final.forward(x));                               // (B, 1, V)
+        return reshape(logits, {tokens.size(0), config.vocab_size});                                 // (B, V)
+    }
+
     /// Appends max_new_tokens sampled tokens to every row of idx (B, T0); the context fed to the model
     /// is cropped to the last block_size tokens. `on_token(row, token)` (optional) sees each new token
     /// as soon as it is drawn, for streaming output. Runs without recording a graph.

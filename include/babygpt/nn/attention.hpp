@@ -7,6 +7,9 @@
 // matrices into one (3C, C) matrix (qkv_weight()) for a single QKV GEMM and runs the fused attention
 // kernel.
 // Head::forward is the plain, unfused formulation, kept for reading and as the test's yardstick.
+//
+// For generation, MultiHeadAttention::forward_cached computes one new position at a time against an
+// AttentionCache of the keys and values of the positions before it (models/kv_cache.hpp drives it).
 
 #include <cmath>
 #include <memory>
@@ -60,6 +63,26 @@ public:
     Dropout<T> dropout;
 };
 
+/// One layer's keys and values of the positions seen so far, for MultiHeadAttention::forward_cached:
+/// B sequences of up to block_size positions. Inference only (no graph).
+template <typename T>
+struct AttentionCache {
+    AttentionCache(std::int64_t batch, std::int64_t block_size, std::int64_t n_embed)
+        : keys(Tensor<T>::empty({batch, block_size, n_embed})),
+          values(Tensor<T>::empty({batch, block_size, n_embed})),
+          scores(block_size) {}
+
+    std::int64_t batch() const { return keys.size(0); }
+    std::int64_t block_size() const { return keys.size(1); }
+
+    Tensor<T> keys, values;   // (B, block_size, C), heads side by side; positions 0..length-1 are filled
+    std::int64_t length = 0;  // positions stored
+    // MultiHeadAttention::qkv_weight() (3C, C), stacked once at the first position rather than at every
+    // one: the module's weights must not change while the cache is in use.
+    Tensor<T> qkv_weight;
+    Eigen::Array<T, 1, Eigen::Dynamic> scores;  // scratch: one head's attention weights, (length)
+};
+
 /// Multiple heads of self-attention in parallel, then a projection: "communication".
 template <typename T>
 class MultiHeadAttention : public Module<T> {
@@ -88,6 +111,25 @@ public:
         return dropout->forward(proj->forward(att));  // (B, T, C)
     }
 
+    /// Generation, one position at a time: x (B, 1, C) is position p = cache.length of each sequence;
+    /// its key and value join the cache, and its query attends to positions 0..p:
+    ///   out = proj(concat_h softmax(q_h k_h^T / sqrt(hs)) v_h)   (B, 1, C)
+    /// the last row of forward() on the whole sequence. Inference: no dropout, no graph.
+    Tensor<T> forward_cached(const Tensor<T>& x, AttentionCache<T>& cache) const {
+        NoGradGuard no_grad;
+        const std::int64_t C = proj->weight.size(0);
+        BABYGPT_CHECK(x.dim() == 3 && x.size(0) == cache.batch() && x.size(1) == 1 && x.size(2) == C,
+                      "MultiHeadAttention::forward_cached: x must be (", cache.batch(), ", 1, ", C,
+                      ") (one new position per sequence), got ", to_string(x.shape()));
+        BABYGPT_CHECK(cache.length < cache.block_size(), "MultiHeadAttention::forward_cached: the cache is full (",
+                      cache.block_size(), " positions); start a new one");
+        if (cache.length == 0) cache.qkv_weight = qkv_weight();
+        const Tensor<T> qkv = linear(x, cache.qkv_weight);  // (B, 1, 3C): per row [q of all heads, k, v]
+        const Tensor<T> att = attend_cached(qkv, cache);    // (B, 1, C)
+        ++cache.length;
+        return proj->forward(att);  // (B, 1, C)
+    }
+
     /// The key/query/value weights of every head stacked into one (3C, C) matrix:
     /// [query of head 0; ...; query of head n-1; keys likewise; values likewise], each block (hs, C),
     /// the layout causal_self_attention expects of linear(x, qkv_weight()). A copy, recorded by autograd
@@ -107,6 +149,34 @@ public:
     std::unique_ptr<Dropout<T>> dropout;
 
 private:
+    /// Stores the new position's keys and values (from qkv (B, 1, 3C)) at cache.length, and returns
+    /// softmax(q k^T / sqrt(hs)) v over positions 0..cache.length per head, heads side by side: (B, 1, C).
+    Tensor<T> attend_cached(const Tensor<T>& qkv_tensor, AttentionCache<T>& cache) const {
+        const std::int64_t B = cache.batch(), block = cache.block_size(), C = qkv_tensor.size(2) / 3;
+        const std::int64_t p = cache.length, hs = C / n_head;
+        const T scale = T(1) / std::sqrt(static_cast<T>(hs));
+        const auto qkv = qkv_tensor.matrix(B, 3 * C);
+        auto K = cache.keys.matrix(B * block, C);  // row b * block + position
+        auto V = cache.values.matrix(B * block, C);
+        auto scores = cache.scores.head(p + 1);     // (p+1)
+        Tensor<T> out = Tensor<T>::empty({B, 1, C});
+        auto att = out.matrix(B, C);
+        for (std::int64_t b = 0; b < B; ++b) {
+            const std::int64_t first = b * block;  // row of position 0 of sequence b
+            K.row(first + p) = qkv.row(b).segment(C, C);
+            V.row(first + p) = qkv.row(b).segment(2 * C, C);
+            for (std::int64_t h = 0; h < n_head; ++h) {
+                const auto q = qkv.row(b).segment(h * hs, hs);                        // (hs)
+                const auto keys = K.block(first, h * hs, p + 1, hs);                   // (p+1, hs)
+                scores = (keys * q.transpose()).transpose().array() * scale;          // (p+1)
+                scores = (scores - scores.maxCoeff()).exp();                          // softmax, max first
+                scores /= scores.sum();
+                att.row(b).segment(h * hs, hs) = scores.matrix() * V.block(first, h * hs, p + 1, hs);  // (hs)
+            }
+        }
+        return out;
+    }
+
     Generator* gen_;
 };
 

@@ -2,6 +2,8 @@
 // Block: a Pre-LN transformer block, communication followed by computation, each on a residual path:
 //   x = x + sa(ln1(x))
 //   x = x + ffwd(ln2(x))
+// forward_cached is the same block for generation, one new position at a time (see
+// MultiHeadAttention::forward_cached); a change to the block's structure belongs in both.
 
 #include "babygpt/nn/attention.hpp"
 #include "babygpt/nn/feed_forward.hpp"
@@ -24,6 +26,13 @@ public:
     /// (B, T, C) -> (B, T, C)
     Tensor<T> forward(Tensor<T> x) const {
         x = x + sa.forward(ln1.forward(x));
+        x = x + ffwd.forward(ln2.forward(x));
+        return x;
+    }
+
+    /// (B, 1, C) -> (B, 1, C): the new position at cache.length, attending to the cached ones.
+    Tensor<T> forward_cached(Tensor<T> x, AttentionCache<T>& cache) const {
+        x = x + sa.forward_cached(ln1.forward(x), cache);
         x = x + ffwd.forward(ln2.forward(x));
         return x;
     }
