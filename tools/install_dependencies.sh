@@ -11,6 +11,7 @@ packages=(
     nlohmann-json3-dev                 # safetensors headers
     libcli11-dev                       # the trainer's command line
     doctest-dev                        # the unit tests
+    python3                            # the transcript test and tools/ scripts (PyTorch optional)
     libopenblas-dev                    # faster matrix products for the programs built here (optional)
     clang libclang-rt-14-dev libomp-14-dev  # the second compiler, its sanitizers, fuzzer and OpenMP (tests)
 )
