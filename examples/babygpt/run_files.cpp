@@ -97,6 +97,7 @@ void save_checkpoint(const RunPaths& paths, const CheckpointInfo& info, const ba
               {"train.eval_iters", std::to_string(s.eval_iters)},
               {"train.train_ratio", exact(s.train_ratio)},
               {"train.seed", std::to_string(s.seed)}});
+    if (!info.imported_from.empty()) m.insert({"imported_from", info.imported_from});
     babygpt::io::save_state_dict(paths.model, model, m);
     std::error_code ignored;
     std::filesystem::remove(previous_optimizer, ignored);
@@ -140,6 +141,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const char* option) {
     // streams to continue, so it may leave the generator fields out: they are read as empty, and a resumed
     // run starts its streams as a new run with the seed would. In any other file they are required.
     const bool imported = m.count("imported_from") > 0;
+    if (imported) info.imported_from = m.at("imported_from");
     auto generator = [&](const char* key) {
         if (imported && m.count(key) == 0) return std::string();
         const std::string& state = field(m, key, path);

@@ -27,6 +27,7 @@ struct CheckpointInfo {
     std::string batch_generator;       // babygpt::Generator::state() of the batch sampler
     std::string dropout_generator;     // ... and of the model's dropout masks (both empty when imported from PyTorch)
     std::string run_id;                // pairs the model file with its optimizer file
+    std::string imported_from;         // "pytorch" for a file written by tools/import_pytorch.py, kept on re-save
     double train_loss = std::numeric_limits<double>::quiet_NaN();
     double val_loss = std::numeric_limits<double>::quiet_NaN();
 };

@@ -87,7 +87,9 @@ int run_info(const std::string& path) {
                 static_cast<long long>(s.max_iters), static_cast<long long>(s.eval_interval),
                 static_cast<long long>(s.eval_iters), s.train_ratio, static_cast<unsigned long long>(s.seed));
     std::printf("step:           %lld\n", static_cast<long long>(info.step));
-    if (info.evaluated_step < 0)
+    if (info.evaluated_step < 0 && !info.imported_from.empty())
+        std::printf("last losses:    none yet (imported from %s, not evaluated by babygpt)\n", info.imported_from.c_str());
+    else if (info.evaluated_step < 0)
         std::printf("last losses:    none yet (interrupted before its first evaluation)\n");
     else
         std::printf("last losses:    train %.4f, val %.4f (evaluated at step %lld)\n", info.train_loss, info.val_loss,

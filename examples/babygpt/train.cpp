@@ -250,6 +250,7 @@ int train(TrainRequest request) {
         info.step = resumed->info.step;
         info.evaluated_step = resumed->info.evaluated_step;
         info.run_id = resumed->info.run_id;
+        info.imported_from = resumed->info.imported_from;
         info.train_loss = resumed->info.train_loss;
         info.val_loss = resumed->info.val_loss;
         for (const MetricRow& row : read_metrics_csv(RunPaths::for_checkpoint(request.resume_path).csv))
