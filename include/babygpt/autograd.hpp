@@ -4,7 +4,16 @@
 // Every differentiable op computes its output and then calls record(), which attaches a Node to the
 // output: the op's name, its inputs, and a backward function written right beside the forward code.
 // backward() on a scalar sorts the graph topologically, seeds d(loss)/d(loss) = 1, and walks the nodes
-// in reverse, each one accumulating (+=) into its inputs' gradients. The graph is freed as it goes.
+// in reverse, each one adding its contribution into its inputs' gradients. The graph is freed as it goes.
+//
+// How a backward adds into a gradient (one rule for every op). A tensor used twice gets the sum of two
+// contributions, so a backward always adds; which call it uses depends on who receives:
+// - a whole contribution (every element gets one) goes through x.add_to_grad(expression), or through
+//   x.grad_target() when a kernel writes it itself. The first contribution is assigned into a fresh,
+//   uninitialised buffer, later ones are added: the same result as adding to zeros, without filling the
+//   buffer with zeros and reading them back (most gradients have exactly one contribution);
+// - a scattered contribution (only some rows or elements get one, e.g. the embedding rows that were
+//   looked up) is added into x.grad_data() or x.grad_matrix(), which are zero-filled on first use.
 //
 // Guards, with PyTorch's semantics:
 // - a second backward() through a part of the graph that an earlier one freed throws (the gradients
@@ -96,7 +105,7 @@ private:
 };
 
 /// Attaches a backward function to `output` if grad mode is on and any input requires grad.
-/// `backward(grad_output)` must accumulate into the gradients of the inputs that require them.
+/// `backward(grad_output)` must add into the gradients of the inputs that require them (the rule above).
 template <typename T, typename BackwardFn>
 void record(Tensor<T>& output, const char* op, const std::vector<Tensor<T>>& inputs, BackwardFn&& backward) {
     if (!GradMode::is_enabled()) return;
@@ -183,7 +192,7 @@ void Tensor<T>::backward() const {
     const auto order = detail::topological_order(impl_ptr());
     for (const auto& tensor : order)  // every check before the first gradient is written
         if (tensor->grad_fn) detail::check_unmodified(*tensor);
-    grad_data()[0] += T(1);
+    add_to_grad(Tensor<T>::Array::Constant(1, T(1)));  // d(loss)/d(loss)
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         TensorImpl<T>& tensor = **it;
         if (!tensor.grad_fn) continue;  // a leaf: its gradient is the result

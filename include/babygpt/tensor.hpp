@@ -91,7 +91,8 @@ public:
     using Scalar = T;
     using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using MatrixMap = Eigen::Map<Matrix>;
-    using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+    using ArrayMap = Eigen::Map<Array>;
 
     /// An undefined tensor (no storage); defined() is false.
     Tensor() = default;
@@ -230,27 +231,24 @@ public:
     /// Drops the gradient; the next backward() starts from zero.
     void zero_grad() const { impl().grad.reset(); }
 
-    /// The gradient buffer, allocated and zeroed on first use. Ops' backward functions accumulate into it.
-    T* grad_data() const {
-        if (!impl_->grad) {
-            impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
-            std::fill_n(impl_->grad.get(), impl_->size, T(0));
-        }
-        return impl_->grad.get();
-    }
+    // Writing gradients follows one rule (autograd.hpp): a whole contribution goes through
+    // add_to_grad() or grad_target(), a scattered one into the zero-filled grad_data()/grad_matrix().
+
     /// Whether a gradient buffer exists (something was accumulated since the last zero_grad()).
     bool has_grad() const { return static_cast<bool>(impl().grad); }
-    ArrayMap grad_array() const { return ArrayMap(grad_data(), numel()); }
-    MatrixMap grad_matrix(std::int64_t rows, std::int64_t cols) const {
-        return MatrixMap(grad_data(), rows, cols);
-    }
 
-    /// Where a backward that writes a whole contribution puts it: the gradient as a rows x cols matrix,
-    /// and whether to add to it. Without a gradient yet, the buffer is new and left uninitialised, to
-    /// be assigned: no zero-fill and no read of zeros (the first contribution is the common case).
+    /// Where a backward that writes a whole contribution itself puts it (a kernel, or a loop over
+    /// blocks): the gradient as a rows x cols matrix, and whether to add to it. Without a gradient yet,
+    /// the buffer is new and left uninitialised, to be assigned: no zero fill and no read of zeros.
     struct GradTarget {
         MatrixMap matrix;
         bool accumulate;
+        /// Adds `contribution` to `part` (matrix itself, or a block of it), or assigns it to a new buffer.
+        template <typename Part, typename Expr>
+        void write(Part&& part, const Expr& contribution) const {
+            if (accumulate) part += contribution;
+            else part = contribution;
+        }
     };
     GradTarget grad_target(std::int64_t rows, std::int64_t cols) const {
         BABYGPT_CHECK(rows * cols == numel(), "Tensor::grad_target: ", rows, "x", cols, " does not fit shape ",
@@ -263,16 +261,39 @@ public:
     /// assigns it if this is the first (see grad_target).
     template <typename Expr>
     void add_to_grad(std::int64_t rows, std::int64_t cols, const Expr& contribution) const {
-        // A named struct, not a structured binding: C++17 does not let a lambda capture a binding
-        // (GCC accepts it, clang rejects it).
-        GradTarget target = grad_target(rows, cols);
-        auto update = [&](auto&& dst) {
-            if (target.accumulate) dst += contribution;
-            else dst = contribution;
-        };
-        if constexpr (std::is_base_of_v<Eigen::ArrayBase<Expr>, Expr>) update(target.matrix.array());
-        else update(target.matrix);
+        GradTarget target = grad_target(rows, cols);  // not const: a const Map would be read-only
+        if constexpr (std::is_base_of_v<Eigen::ArrayBase<Expr>, Expr>)
+            target.write(target.matrix.array(), contribution);
+        else
+            target.write(target.matrix, contribution);
     }
+    /// The same for an array expression over the whole tensor, numel() elements in storage order:
+    /// x.add_to_grad(g.array() * x.array()).
+    template <typename Expr>
+    void add_to_grad(const Expr& contribution) const {
+        static_assert(std::is_base_of_v<Eigen::ArrayBase<Expr>, Expr>, "add_to_grad(contribution): pass an "
+                      "Eigen array expression, or a matrix one with add_to_grad(rows, cols, contribution)");
+        BABYGPT_CHECK(contribution.size() == numel(), "Tensor::add_to_grad: ", contribution.size(),
+                      " values for shape ", to_string(shape()));
+        add_to_grad(numel(), 1, contribution);
+    }
+
+    /// The gradient buffer, allocated and zero-filled on first use: for scattered contributions (only
+    /// some elements or rows receive one, e.g. an embedding's looked-up rows).
+    T* grad_data() const {
+        if (!impl_->grad) {
+            impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
+            std::fill_n(impl_->grad.get(), impl_->size, T(0));
+        }
+        return impl_->grad.get();
+    }
+    /// grad_data() as a rows x cols matrix, for scattered contributions by row.
+    MatrixMap grad_matrix(std::int64_t rows, std::int64_t cols) const {
+        return MatrixMap(grad_data(), rows, cols);
+    }
+    /// The gradient as a flat array (zeros if none arrived), for reading it: tests, optimizers.
+    /// Backward functions write through add_to_grad() instead.
+    ArrayMap grad_array() const { return ArrayMap(grad_data(), numel()); }
 
     /// Back-propagates from this one-element tensor into every tensor that requires grad (autograd.hpp).
     void backward() const;

@@ -17,7 +17,7 @@ Tensor<T> relu(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     y.array() = x.array().max(T(0));
     record(y, "relu", {x}, [x](const Tensor<T>& g) {
-        x.add_to_grad(x.numel(), 1, (x.array() > T(0)).select(g.array(), T(0)));
+        x.add_to_grad((x.array() > T(0)).select(g.array(), T(0)));
     });
     return y;
 }
@@ -31,9 +31,9 @@ Tensor<T> gelu(const Tensor<T>& x) {
     record(y, "gelu", {x}, [x, inv_sqrt2](const Tensor<T>& g) {
         // d/dx [x Phi(x)] = Phi(x) + x phi(x), phi the standard normal density.
         const T inv_sqrt_2pi = T(0.39894228040143267794);
-        x.grad_array() += g.array() * x.array().unaryExpr([=](T v) {
+        x.add_to_grad(g.array() * x.array().unaryExpr([=](T v) {
             return T(0.5) * (T(1) + std::erf(v * inv_sqrt2)) + v * inv_sqrt_2pi * std::exp(T(-0.5) * v * v);
-        });
+        }));
     });
     return y;
 }
@@ -44,7 +44,7 @@ Tensor<T> tanh(const Tensor<T>& x) {
     y.array() = x.array().tanh();
     Tensor<T> saved = y.detach();  // the output, without the graph (capturing y itself would be a cycle)
     record(y, "tanh", {x}, [x, saved](const Tensor<T>& g) {
-        x.grad_array() += g.array() * (T(1) - saved.array().square());
+        x.add_to_grad(g.array() * (T(1) - saved.array().square()));
     });
     return y;
 }
@@ -54,7 +54,7 @@ Tensor<T> exp(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     y.array() = x.array().exp();
     Tensor<T> saved = y.detach();
-    record(y, "exp", {x}, [x, saved](const Tensor<T>& g) { x.grad_array() += g.array() * saved.array(); });
+    record(y, "exp", {x}, [x, saved](const Tensor<T>& g) { x.add_to_grad(g.array() * saved.array()); });
     return y;
 }
 
@@ -63,7 +63,7 @@ template <typename T>
 Tensor<T> log(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     y.array() = x.array().log();
-    record(y, "log", {x}, [x](const Tensor<T>& g) { x.grad_array() += g.array() / x.array(); });
+    record(y, "log", {x}, [x](const Tensor<T>& g) { x.add_to_grad(g.array() / x.array()); });
     return y;
 }
 
