@@ -1,0 +1,67 @@
+#pragma once
+// The named arguments of the attention kernels (kernels/attention.hpp): one head of one batch entry,
+// as Eigen maps into the op's tensors, so that a kernel call reads
+//
+//     kernels::attention_head_forward(head, out);   // head: Q, K, V, P, scale, dropout
+//
+// instead of a dozen pointers and strides. The maps own nothing; the op's tensors do.
+
+#include <cstdint>
+#include <optional>
+
+#include <Eigen/Core>
+
+#include "babygpt/ops/dropout.hpp"
+
+namespace babygpt::kernels {
+
+/// A row-major matrix, as the op's tensors store theirs.
+template <typename Scalar>
+using HeadMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// A head's (T, hs) columns of a wider row-major matrix (the packed qkv, the (B, T, C) output, their
+/// gradients): row t starts outerStride() elements after row t - 1.
+template <typename Scalar>
+using HeadSlice = Eigen::Map<HeadMatrix<Scalar>, 0, Eigen::OuterStride<>>;
+template <typename Scalar>
+using ConstHeadSlice = Eigen::Map<const HeadMatrix<Scalar>, 0, Eigen::OuterStride<>>;
+
+/// The dropout factor of each entry of one head's probabilities P (T, T): 1 without dropout, else 0
+/// or keep_scale = 1 / (1 - p) as the hashed mask (ops/dropout.hpp) decides for index first + i T + j.
+template <typename Scalar>
+struct HeadDropout {
+    std::optional<babygpt::detail::DropoutMask> mask;  // empty: no dropout
+    Scalar keep_scale = 1;
+    std::uint64_t first = 0;  // the mask index of P[0][0]
+    std::int64_t T = 0;
+
+    bool active() const { return mask.has_value(); }
+    Scalar operator()(std::int64_t i, std::int64_t j) const {
+        if (!mask) return Scalar(1);
+        return mask->keep(first + static_cast<std::uint64_t>(i * T + j)) ? keep_scale : Scalar(0);
+    }
+};
+
+/// One head of one batch entry: what its forward reads and writes, and its backward reads.
+template <typename Scalar>
+struct AttentionHead {
+    ConstHeadSlice<Scalar> Q, K, V;  // (T, hs) each
+    Eigen::Map<HeadMatrix<Scalar>> P;  // (T, T): the forward writes softmax(scores) with zeros above
+                                           // the diagonal; the backward reads it
+    Scalar scale;                    // of the scores: 1 / sqrt(hs)
+    HeadDropout<Scalar> dropout;     // of P
+
+    std::int64_t T() const { return Q.rows(); }
+    std::int64_t head_size() const { return Q.cols(); }
+};
+
+/// The gradients of one head: dO in, dQ, dK and dV out (each (T, hs), slices of qkv's gradient).
+/// Without `accumulate` the buffer is fresh: the kernel assigns, which equals adding to zeros.
+template <typename Scalar>
+struct AttentionHeadGrad {
+    ConstHeadSlice<Scalar> dO;
+    HeadSlice<Scalar> dQ, dK, dV;
+    bool accumulate;
+};
+
+}  // namespace babygpt::kernels
