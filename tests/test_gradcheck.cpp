@@ -21,7 +21,7 @@ namespace {
 Tensord bad_square(const Tensord& x) {
     Tensord y = Tensord::empty(x.shape());
     y.array() = x.array().square();
-    record(y, "bad_square", {x}, [x](const Tensord& g) { x.grad_array() += g.array() * x.array() * 3.0; });
+    record(y, "bad_square", {x}, [x](const Tensord& g) { x.add_to_grad(g.array() * x.array() * 3.0); });
     return y;
 }
 
@@ -29,7 +29,7 @@ Tensord bad_square(const Tensord& x) {
 Tensord good_square(const Tensord& x) {
     Tensord y = Tensord::empty(x.shape());
     y.array() = x.array().square();
-    record(y, "good_square", {x}, [x](const Tensord& g) { x.grad_array() += g.array() * x.array() * 2.0; });
+    record(y, "good_square", {x}, [x](const Tensord& g) { x.add_to_grad(g.array() * x.array() * 2.0); });
     return y;
 }
 

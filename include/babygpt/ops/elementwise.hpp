@@ -91,18 +91,16 @@ Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
                 if (small_needs) small.add_to_grad(1, inner, sign_small * G.colwise().sum());
                 break;
             case BinaryOp::mul:
-                if (large_needs) Map(large.grad_data(), repeat, inner) += G.rowwise() * S;
-                if (small_needs) Row(small.grad_data(), inner) += (G * L).colwise().sum();
+                if (large_needs) large.add_to_grad(repeat, inner, G.rowwise() * S);
+                if (small_needs) small.add_to_grad(1, inner, (G * L).colwise().sum());
                 break;
             case BinaryOp::div:
                 if (a_is_large) {  // out = L / S: dL = g / S, dS = -g L / S^2
-                    if (large_needs) Map(large.grad_data(), repeat, inner) += G.rowwise() / S;
-                    if (small_needs)
-                        Row(small.grad_data(), inner) -= (G * L).colwise().sum() / S.square();
+                    if (large_needs) large.add_to_grad(repeat, inner, G.rowwise() / S);
+                    if (small_needs) small.add_to_grad(1, inner, -((G * L).colwise().sum() / S.square()));
                 } else {  // out = S / L: dS = sum(g / L), dL = -g S / L^2
-                    if (large_needs)
-                        Map(large.grad_data(), repeat, inner) -= (G / L.square()).rowwise() * S;
-                    if (small_needs) Row(small.grad_data(), inner) += (G / L).colwise().sum();
+                    if (large_needs) large.add_to_grad(repeat, inner, -((G / L.square()).rowwise() * S));
+                    if (small_needs) small.add_to_grad(1, inner, (G / L).colwise().sum());
                 }
                 break;
         }
@@ -126,7 +124,7 @@ template <typename T>
 Tensor<T> add_scalar(const Tensor<T>& a, T s) {
     Tensor<T> out = Tensor<T>::empty(a.shape());
     out.array() = a.array() + s;
-    record(out, "add_scalar", {a}, [a](const Tensor<T>& g) { a.grad_array() += g.array(); });
+    record(out, "add_scalar", {a}, [a](const Tensor<T>& g) { a.add_to_grad(g.array()); });
     return out;
 }
 
@@ -135,7 +133,7 @@ template <typename T>
 Tensor<T> mul_scalar(const Tensor<T>& a, T s) {
     Tensor<T> out = Tensor<T>::empty(a.shape());
     out.array() = a.array() * s;
-    record(out, "mul_scalar", {a}, [a, s](const Tensor<T>& g) { a.grad_array() += g.array() * s; });
+    record(out, "mul_scalar", {a}, [a, s](const Tensor<T>& g) { a.add_to_grad(g.array() * s); });
     return out;
 }
 
@@ -145,7 +143,7 @@ Tensor<T> rdiv_scalar(T s, const Tensor<T>& a) {
     Tensor<T> out = Tensor<T>::empty(a.shape());
     out.array() = s / a.array();
     record(out, "rdiv_scalar", {a}, [a, s](const Tensor<T>& g) {
-        a.grad_array() -= g.array() * s / a.array().square();
+        a.add_to_grad(-(g.array() * s / a.array().square()));  // d(s / a) = -s / a^2
     });
     return out;
 }

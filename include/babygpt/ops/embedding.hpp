@@ -26,7 +26,7 @@ Tensor<T> embedding(const Tensor<T>& weight, const IndexTensor& idx) {
     auto O = out.matrix(n, C);
     for (std::int64_t i = 0; i < n; ++i) O.row(i) = W.row(ids[i]);
     record(out, "embedding", {weight}, [weight, idx, V, C](const Tensor<T>& g) {
-        auto dW = weight.grad_matrix(V, C);
+        auto dW = weight.grad_matrix(V, C);  // scattered: only the looked-up rows receive, into zeros
         auto G = g.matrix(idx.numel(), C);
         for (std::int64_t i = 0; i < idx.numel(); ++i) dW.row(idx.data()[i]) += G.row(i);
     });

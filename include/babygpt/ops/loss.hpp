@@ -91,8 +91,8 @@ Tensor<T> mse_loss(const Tensor<T>& input, const Tensor<T>& target) {
     Tensor<T> loss = Tensor<T>::scalar((input.array() - target.array()).square().sum() / n);
     record(loss, "mse_loss", {input, target}, [input, target, n](const Tensor<T>& g) {
         const T scale = T(2) * g.item() / n;  // d/dx_i of (x_i - t_i)^2 / N, times the upstream g
-        if (input.requires_grad()) input.grad_array() += scale * (input.array() - target.array());
-        if (target.requires_grad()) target.grad_array() -= scale * (input.array() - target.array());
+        if (input.requires_grad()) input.add_to_grad(scale * (input.array() - target.array()));
+        if (target.requires_grad()) target.add_to_grad(-scale * (input.array() - target.array()));
     });
     return loss;
 }

@@ -10,7 +10,9 @@ namespace babygpt {
 template <typename T>
 Tensor<T> sum(const Tensor<T>& a) {
     Tensor<T> out = Tensor<T>::scalar(a.array().sum());
-    record(out, "sum", {a}, [a](const Tensor<T>& g) { a.grad_array() += g.item(); });
+    record(out, "sum", {a}, [a](const Tensor<T>& g) {
+        a.add_to_grad(Tensor<T>::Array::Constant(a.numel(), g.item()));  // every element: g
+    });
     return out;
 }
 
@@ -19,7 +21,9 @@ template <typename T>
 Tensor<T> mean(const Tensor<T>& a) {
     const T n = static_cast<T>(a.numel());
     Tensor<T> out = Tensor<T>::scalar(a.array().sum() / n);
-    record(out, "mean", {a}, [a, n](const Tensor<T>& g) { a.grad_array() += g.item() / n; });
+    record(out, "mean", {a}, [a, n](const Tensor<T>& g) {
+        a.add_to_grad(Tensor<T>::Array::Constant(a.numel(), g.item() / n));  // every element: g / n
+    });
     return out;
 }
 
@@ -49,6 +53,7 @@ inline ReducedDim reduced_dim(const char* op, const Shape& shape, std::int64_t d
 /// scale * the sum over one dimension, forward and backward (sum: scale 1; mean: scale 1/n).
 ///   out[o, i] = scale * sum_k a[o, k, i]        (a viewed as (outer, n, inner), out as (outer, inner))
 ///   da[o, k, i] += scale * g[o, i]              (every k gets the same share)
+/// Seen as (outer, n * inner), da is scale * g (outer, inner) repeated n times along each row.
 template <typename T>
 Tensor<T> scaled_sum_over(const char* op, const Tensor<T>& a, std::int64_t dim, bool keepdim, bool mean) {
     const ReducedDim r = reduced_dim(op, a.shape(), dim, keepdim);
@@ -64,13 +69,7 @@ Tensor<T> scaled_sum_over(const char* op, const Tensor<T>& a, std::int64_t dim, 
             Slice(out.data() + o * inner, 1, inner) = scale * Slice(a.data() + o * n * inner, n, inner).colwise().sum();
     }
     record(out, mean ? "mean_dim" : "sum_dim", {a}, [a, outer, n, inner, scale](const Tensor<T>& g) {
-        if (inner == 1) {
-            a.grad_matrix(outer, n).colwise() += scale * g.matrix(outer, 1).col(0);
-            return;
-        }
-        T* grad = a.grad_data();
-        for (std::int64_t o = 0; o < outer; ++o)
-            Slice(grad + o * n * inner, n, inner).rowwise() += scale * Slice(g.data() + o * inner, 1, inner).row(0);
+        a.add_to_grad(outer, n * inner, (scale * g.matrix(outer, inner)).replicate(1, n));
     });
     return out;
 }

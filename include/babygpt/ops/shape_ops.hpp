@@ -39,7 +39,7 @@ Tensor<T> reshape(const Tensor<T>& a, Shape shape) {
     view->size = a.numel();
     view->data = a.impl().data;
     Tensor<T> out(std::move(view));
-    record(out, "reshape", {a}, [a](const Tensor<T>& g) { a.grad_array() += g.array(); });
+    record(out, "reshape", {a}, [a](const Tensor<T>& g) { a.add_to_grad(g.array()); });
     return out;
 }
 
@@ -56,8 +56,10 @@ Tensor<T> transpose(const Tensor<T>& a) {
     for (std::int64_t i = 0; i < batch; ++i)
         MatrixMap(out.data() + i * M * N, N, M) = MatrixMap(a.data() + i * M * N, M, N).transpose();
     record(out, "transpose", {a}, [a, batch, M, N](const Tensor<T>& g) {
+        // da_i = g_i^T for each (M, N) matrix i: a whole contribution, written one matrix at a time.
+        auto target = a.grad_target(batch * M, N);
         for (std::int64_t i = 0; i < batch; ++i)
-            MatrixMap(a.grad_data() + i * M * N, M, N) += MatrixMap(g.data() + i * M * N, N, M).transpose();
+            target.write(target.matrix.middleRows(i * M, M), MatrixMap(g.data() + i * M * N, N, M).transpose());
     });
     return out;
 }
@@ -92,7 +94,7 @@ Tensor<T> concat(const std::vector<Tensor<T>>& parts) {
         std::int64_t col = 0;
         for (const Tensor<T>& p : parts) {
             const std::int64_t width = p.size(-1);
-            if (p.requires_grad()) p.grad_matrix(rows, width) += G.middleCols(col, width);
+            if (p.requires_grad()) p.add_to_grad(rows, width, G.middleCols(col, width));
             col += width;
         }
     });
@@ -112,6 +114,7 @@ Tensor<T> narrow_last(const Tensor<T>& a, std::int64_t start, std::int64_t lengt
     Tensor<T> out = Tensor<T>::empty(shape);
     out.matrix(rows, length) = a.matrix(rows, C).middleCols(start, length);
     record(out, "narrow_last", {a}, [a, rows, C, start, length](const Tensor<T>& g) {
+        // Scattered: only these columns of `a` receive a gradient, so into the zero-filled buffer.
         a.grad_matrix(rows, C).middleCols(start, length) += g.matrix(rows, length);
     });
     return out;

@@ -31,7 +31,7 @@ Tensor<T> softmax(const Tensor<T>& x) {
         auto G = g.matrix(rows, C).array();
         auto Y = saved.matrix(rows, C).array();
         const Eigen::Array<T, Eigen::Dynamic, 1> dot = (G * Y).rowwise().sum();
-        x.grad_matrix(rows, C).array() += Y * (G.colwise() - dot);
+        x.add_to_grad(rows, C, Y * (G.colwise() - dot));
     });
     return y;
 }
@@ -53,7 +53,7 @@ Tensor<T> log_softmax(const Tensor<T>& x) {
         auto G = g.matrix(rows, C).array();
         auto Y = saved.matrix(rows, C).array();
         const Eigen::Array<T, Eigen::Dynamic, 1> total = G.rowwise().sum();
-        x.grad_matrix(rows, C).array() += G - Y.exp().colwise() * total;
+        x.add_to_grad(rows, C, G - Y.exp().colwise() * total);
     });
     return y;
 }
@@ -62,15 +62,15 @@ Tensor<T> log_softmax(const Tensor<T>& x) {
 /// x's trailing dimensions (after dropping leading 1s), e.g. a (T, T) mask over (B, T, T) scores.
 template <typename T>
 Tensor<T> masked_fill(const Tensor<T>& x, const Tensor<T>& mask, T value) {
-    BABYGPT_CHECK(detail::is_trailing_shape(mask.shape(), x.shape()), "masked_fill: mask ", to_string(mask.shape()), " does not match the trailing dimensions of ",
-                  to_string(x.shape()));
+    BABYGPT_CHECK(detail::is_trailing_shape(mask.shape(), x.shape()), "masked_fill: mask ", to_string(mask.shape()),
+                  " does not match the trailing dimensions of ", to_string(x.shape()));
     const std::int64_t inner = mask.numel(), repeat = inner == 0 ? 0 : x.numel() / inner;
     Tensor<T> y = Tensor<T>::empty(x.shape());
     for (std::int64_t r = 0; r < repeat; ++r)
         for (std::int64_t i = 0; i < inner; ++i)
             y.data()[r * inner + i] = mask.data()[i] != T(0) ? value : x.data()[r * inner + i];
     record(y, "masked_fill", {x}, [x, mask, repeat, inner](const Tensor<T>& g) {
-        T* gx = x.grad_data();
+        T* gx = x.grad_data();  // scattered: the masked elements receive nothing
         for (std::int64_t r = 0; r < repeat; ++r)
             for (std::int64_t i = 0; i < inner; ++i)
                 if (mask.data()[i] == T(0)) gx[r * inner + i] += g.data()[r * inner + i];
@@ -90,7 +90,7 @@ Tensor<T> causal_mask(const Tensor<T>& x, T value = -std::numeric_limits<T>::inf
         for (std::int64_t i = 0; i < R; ++i)
             std::fill(y.data() + (b * R + i) * C + std::min(i + 1, C), y.data() + (b * R + i + 1) * C, value);
     record(y, "causal_mask", {x}, [x, batch, R, C](const Tensor<T>& g) {
-        T* gx = x.grad_data();
+        T* gx = x.grad_data();  // scattered: the masked (future) entries receive nothing
         for (std::int64_t b = 0; b < batch; ++b)
             for (std::int64_t i = 0; i < R; ++i)
                 for (std::int64_t j = 0; j <= std::min(i, C - 1); ++j)
