@@ -102,7 +102,7 @@ TEST_CASE("ops::linear: gradcheck without bias, and with only some inputs requir
 }
 
 TEST_CASE("ops::linear: widths of 1, 2 and 4 SIMD packets (the narrow kernels): values against Eigen, gradcheck") {
-    const std::int64_t P = detail::kPacketSize<double>;
+    const std::int64_t P = kernels::kPacketSize<double>;
     Generator gen(4);
     // (in, out): a narrow output (forward), a narrow input (dx and dW), both, and neither.
     for (const auto& [in, out] : std::vector<std::pair<std::int64_t, std::int64_t>>{

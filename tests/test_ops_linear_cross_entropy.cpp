@@ -72,12 +72,12 @@ TEST_CASE("ops::linear_cross_entropy: equals cross_entropy(linear(...)) in value
 }
 
 TEST_CASE("ops::linear_cross_entropy: widths of 1, 2 and 4 SIMD packets (the narrow kernels) equal the composition") {
-    const std::int64_t P = detail::kPacketSize<double>;
+    const std::int64_t P = kernels::kPacketSize<double>;
     // Row counts and vocabularies that leave partial register tiles; 150 rows are two blocks.
     check_matches_composition({3, 50, P}, 1500, true);
     check_matches_composition({21, 2 * P}, 37, true);
     check_matches_composition({150, 4 * P}, 300, false);
-    CHECK(detail::narrow_product_fits<double>(P) == (P > 1));
+    CHECK(kernels::narrow_product_fits<double>(P) == (P > 1));
 }
 
 TEST_CASE("ops::linear_cross_entropy: gradcheck, one block and several") {
@@ -91,7 +91,7 @@ TEST_CASE("ops::linear_cross_entropy: gradcheck, one block and several") {
     check_gradcheck([t140](const std::vector<Tensord>& in) { return linear_cross_entropy(in[0], in[1], in[2], t140); },
                     {param({140, 2}, 9), param({300, 2}, 10), param({300}, 11)});
     // A width of one SIMD packet: the narrow kernels, with partial tiles of rows and of classes.
-    const std::int64_t P = detail::kPacketSize<double>;
+    const std::int64_t P = kernels::kPacketSize<double>;
     const IndexTensor t13 = spread_targets({13}, 45);
     check_gradcheck([t13](const std::vector<Tensord>& in) { return linear_cross_entropy(in[0], in[1], in[2], t13); },
                     {param({13, P}, 18), param({45, P}, 19), param({45}, 20)});

@@ -3,7 +3,7 @@
 // runs one single-threaded GEMM (Eigen's, or OpenBLAS's when Eigen hands its products to it) on its own
 // rows. Two reasons for doing the split here rather than inside the GEMM:
 //   - one thread pool: a BLAS with its own threads would compete with the OpenMP loops of the other
-//     ops for the same cores (on 2 cores that halved the training speed);
+//     ops for the same cores (docs/performance.md has what that cost);
 //   - every element of the result is one thread's full dot product, so a run is bit-identical to any
 //     other with the same thread count.
 

@@ -1,20 +1,18 @@
 #pragma once
-// linear: y = x W^T + b with W stored (out, in) as PyTorch stores it, in one GEMM over all rows (split
-// across threads by ops/gemm.hpp) and without materialising W^T (Eigen reads the transposed map directly). And cat_rows, which stacks
-// tensors along the first dimension (used to fuse per-head projection weights into one matrix).
+// linear: y = x W^T + b, with W stored (out, in) as PyTorch stores it. Every leading dimension of x folds
+// into the rows, so a (B, T, C) input is one (B*T, C) matrix product. And cat_rows, which stacks tensors
+// along the first dimension (used to fuse per-head projection weights into one matrix).
 //
-// Backward, with x viewed as (N, in) and g as (N, out):
-//   dx = g W          (N, out) @ (out, in)
-//   dW += g^T x       (out, N) @ (N, in)
-//   db += sum over rows of g
-// When a product's result is only a few SIMD registers wide (out or in features of 1, 2 or 4 packets, as
-// in the v9 model), it goes through the narrow kernels of narrow_gemm.hpp instead of a general GEMM.
+// Backward, with x viewed as X (N, in) and the upstream gradient as G (N, out): from y_nj = sum_i x_ni W_ji + b_j,
+//   dX = G W          (N, out) @ (out, in)
+//   dW = G^T X        (out, N) @ (N, in)
+//   db = sum over rows of G
+// The products are kernels/products.hpp's, which pick a kernel for the shapes (narrow or general GEMM).
 
 #include <vector>
 
 #include "babygpt/autograd.hpp"
-#include "babygpt/ops/gemm.hpp"
-#include "babygpt/ops/narrow_gemm.hpp"
+#include "babygpt/kernels/products.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -35,30 +33,19 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     shape.back() = out_features;
     Tensor<T> y = Tensor<T>::empty(shape);
     auto Y = y.matrix(N, out_features);
-    if (bias.defined()) Y.rowwise() = bias.matrix(1, out_features).row(0);
-    if (detail::narrow_product_fits<T>(out_features)) {  // y += x W^T with W^T (in, out) as the narrow side
-        Tensor<T> weight_t = Tensor<T>::empty({in, out_features});
-        detail::transpose_padded(weight.data(), out_features, in, weight_t.data(), out_features);
-        detail::rows_times_narrow(x.data(), in, weight_t.data(), N, in, out_features, y.data(), bias.defined());
-    } else {
-        detail::gemm_rows(Y, x.matrix(N, in), weight.matrix().transpose(), bias.defined());
-    }
+    if (bias.defined()) Y.rowwise() = bias.matrix(1, out_features).row(0);  // Y = b, then
+    kernels::product_nt(kernels::Output<T>{Y, bias.defined()}, x.matrix(N, in), weight.matrix());  // Y (+)= X W^T
+
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
     record(y, "linear", inputs, [x, weight, bias, N, in, out_features](const Tensor<T>& g) {
-        auto G = g.matrix(N, out_features);
-        const bool narrow = detail::narrow_product_fits<T>(in);  // dx and dW are (.., in): narrow kernels
-        if (x.requires_grad()) {
-            auto [dx, accumulate] = x.grad_target(N, in);
-            if (narrow) detail::rows_times_narrow(g.data(), out_features, weight.data(), N, out_features, in, dx.data(), accumulate);
-            else detail::gemm_rows(dx, G, weight.matrix(), accumulate);
-        }
-        if (weight.requires_grad()) {
-            auto [dw, accumulate] = weight.grad_target(out_features, in);
-            if (narrow) detail::columns_times_narrow(g.data(), out_features, x.data(), N, out_features, in, dw.data(), accumulate);
-            else detail::gemm_rows(dw, G.transpose(), x.matrix(N, in), accumulate);
-        }
-        if (bias.defined() && bias.requires_grad()) bias.add_to_grad(1, out_features, G.colwise().sum());
+        const auto G = g.matrix(N, out_features);
+        if (x.requires_grad())  // dX += G W
+            kernels::product_nn(x.grad_target(N, in), G, weight.matrix());
+        if (weight.requires_grad())  // dW += G^T X
+            kernels::product_tn(weight.grad_target(out_features, in), G, x.matrix(N, in));
+        if (bias.defined() && bias.requires_grad())  // db += sum over rows of G
+            bias.add_to_grad(1, out_features, G.colwise().sum());
     });
     return y;
 }

@@ -10,17 +10,15 @@
 //   D_i = (softmax(x_i W^T + b) - onehot(t_i)) / N,
 // all while the block is hot. D (N, V) is the only wide buffer. Backward, for an upstream gradient g:
 //   dx += g D W,   dW += g D^T x,   db += g * (column sums of D, summed per block in forward).
-// Without a gradient (evaluation) nothing but the loss is kept. When C is narrow (a few SIMD registers,
-// as in the v9 model) the three products use the kernels of narrow_gemm.hpp, which do not pack D or W.
+// Without a gradient (evaluation) nothing but the loss is kept. The products are kernels/products.hpp's.
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "babygpt/autograd.hpp"
-#include "babygpt/ops/gemm.hpp"
+#include "babygpt/kernels/products.hpp"
 #include "babygpt/ops/loss.hpp"
-#include "babygpt/ops/narrow_gemm.hpp"
 #include "babygpt/parallel.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
@@ -31,9 +29,7 @@ namespace detail {
 
 /// Rows per block: about 256 KB of logits, so that a block stays in cache between the product and the
 /// softmax, but at least 128 rows: every block reads all of W (V, C) again (a general GEMM even packs
-/// it again), and with a wide vocabulary that costs more than the cache saves. Measured with V = 6100,
-/// C = 32: 32-row blocks took 19% longer than 128-row blocks with OpenBLAS, and 128 rows were also
-/// the fastest choice for the narrow kernels.
+/// it again), and with a wide vocabulary that costs more than the cache saves (docs/performance.md).
 inline std::int64_t cross_entropy_block_rows(std::int64_t N, std::int64_t V, std::size_t element_size) {
     const std::int64_t rows = static_cast<std::int64_t>(262144 / (static_cast<std::size_t>(V) * element_size));
     return std::max<std::int64_t>(std::min<std::int64_t>(std::max<std::int64_t>(rows, 128), N), 1);
@@ -64,9 +60,6 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
 
     const bool needs_grad = GradMode::is_enabled() &&
                             (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
-    // With C a few SIMD registers wide (v9: C = 32), the products go through the narrow kernels, which
-    // read W^T as (C, V) rows: one transposed copy, padded to whole tiles, for all blocks.
-    const bool narrow = detail::narrow_product_fits<T>(C);
     const std::int64_t block_rows = detail::cross_entropy_block_rows(N, V, sizeof(T));
     const std::int64_t blocks = (N + block_rows - 1) / block_rows;
     // D (N, V): each block's logits, then (with a gradient) their gradient. Without a gradient it is
@@ -74,14 +67,7 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     Tensor<T> D = Tensor<T>::empty({N, V});
     const bool with_bias_grad = needs_grad && bias.defined() && bias.requires_grad();
     Tensor<T> bias_partials = with_bias_grad ? Tensor<T>::empty({blocks, V}) : Tensor<T>();  // per-block column sums
-    const auto X = x.matrix(N, C);
-    const auto W = weight.matrix();
-    const std::int64_t padded_V = detail::padded_columns<T>(V);
-    Tensor<T> weight_t;  // W^T (C, padded_V), zero in the padding
-    if (narrow) {
-        weight_t = Tensor<T>::empty({C, padded_V});
-        detail::transpose_padded(weight.data(), V, C, weight_t.data(), padded_V);
-    }
+    const kernels::LogitsProduct<T> logits_of(weight.matrix(), bias.defined() ? bias.data() : nullptr);
     std::vector<T> block_loss(static_cast<std::size_t>(blocks));
     const T inv_n = T(1) / static_cast<T>(N);
 
@@ -89,16 +75,8 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     BABYGPT_OMP(parallel for schedule(static) if (blocks > 1 && N * V * C > (1 << 20)))
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
         const std::int64_t r0 = blk * block_rows, rows = std::min(block_rows, N - r0);
-        auto logits = D.matrix(N, V).middleRows(r0, rows);  // (rows, V), in L2 from here on
-        if (narrow) {
-            detail::narrow_times_wide(X.data() + r0 * C, rows, C, weight_t.data(), padded_V, V,
-                                      bias.defined() ? bias.data() : nullptr, logits.data(), V);
-        } else if (bias.defined()) {
-            logits.rowwise() = bias.matrix(1, V).row(0);
-            logits.noalias() += X.middleRows(r0, rows) * W.transpose();
-        } else {
-            logits.noalias() = X.middleRows(r0, rows) * W.transpose();
-        }
+        typename Tensor<T>::MatrixMap logits(D.data() + r0 * V, rows, V);  // (rows, V), in L2 from here on
+        logits_of.compute(typename Tensor<T>::MatrixMap(x.data() + r0 * C, rows, C), logits);  // X W^T + b
         T loss_sum = 0;
         for (std::int64_t r = 0; r < rows; ++r) {  // each row's loss; its gradient in place
             T* row = logits.row(r).data();
@@ -114,20 +92,14 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
 
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
-    record(loss, "linear_cross_entropy", inputs, [x, weight, bias, D, bias_partials, N, C, V, blocks, narrow](const Tensor<T>& g) {
+    record(loss, "linear_cross_entropy", inputs, [x, weight, bias, D, bias_partials, N, C, V, blocks](const Tensor<T>& g) {
         const T scale = g.item();
         const auto G = D.matrix(N, V);  // (N, V) gradient of the mean loss with respect to the logits
-        if (x.requires_grad()) {
-            auto [dx, accumulate] = x.grad_target(N, C);
-            if (narrow) detail::rows_times_narrow(G.data(), V, weight.data(), N, V, C, dx.data(), accumulate, scale);
-            else detail::gemm_rows(dx, G, weight.matrix(), accumulate, scale);
-        }
-        if (weight.requires_grad()) {
-            auto [dw, accumulate] = weight.grad_target(V, C);
-            if (narrow) detail::columns_times_narrow(G.data(), V, x.data(), N, V, C, dw.data(), accumulate, scale);
-            else detail::gemm_rows(dw, G.transpose(), x.matrix(N, C), accumulate, scale);
-        }
-        if (bias.defined() && bias.requires_grad())
+        if (x.requires_grad())  // dx += g D W
+            kernels::product_nn(x.grad_target(N, C), G, weight.matrix(), scale);
+        if (weight.requires_grad())  // dW += g D^T x
+            kernels::product_tn(weight.grad_target(V, C), G, x.matrix(N, C), scale);
+        if (bias.defined() && bias.requires_grad())  // db += g * column sums of D
             bias.add_to_grad(1, V, scale * bias_partials.matrix(blocks, V).colwise().sum());
     });
     return loss;

@@ -6,13 +6,11 @@
 //       (B, T, C) @ (C, D) is ONE (B*T, C) x (C, D) Eigen GEMM, never a loop over rows or batches.
 //   (..., M, K) @ (..., K, N) -> (..., M, N) with equal leading (batch) dimensions: one GEMM per batch
 //       entry, e.g. attention scores (B, T, hs) @ (B, hs, T).
-// Backward: dA = dC B^T and dB = A^T dC, again one GEMM each for the 2-d right operand.
-//
-// Measured (benchmarks/bench_gemm, float 1024 x 1024 x 1024, 1 thread, median of 10 alternating runs,
-// -march=native on a 2-core AMD EPYC): plain Eigen 149.3 GFLOP/s, matmul on 2-d tensors 150.2 GFLOP/s,
-// matmul of a (256, 4, 1024) tensor by (1024, 1024) 153.7 GFLOP/s: the same GEMM, no overhead.
+// Backward, from c_ij = sum_k a_ik b_kj:  dA = dC B^T and dB = A^T dC, again one GEMM each for the 2-d
+// right operand. The GEMMs are kernels/products.hpp's gemm_into (split by rows across the threads).
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/kernels/products.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
@@ -36,13 +34,13 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
         // (rows, K) @ (K, N) with rows = product of all of a's leading dimensions: one GEMM.
         const std::int64_t rows = leading_numel(a.shape());
         Tensor<T> out = Tensor<T>::empty(out_shape);
-        MatrixMap C(out.data(), rows, N);
-        if (K == 0) C.setZero();
-        else C.noalias() = a.matrix(rows, K) * b.matrix(K, N);
+        kernels::gemm_into(kernels::Output<T>{out.matrix(rows, N)}, a.matrix(rows, K), b.matrix(K, N), T(1));
         record(out, "matmul", {a, b}, [a, b, rows, K, N](const Tensor<T>& g) {
-            MatrixMap G(g.data(), rows, N);
-            if (a.requires_grad()) a.grad_matrix(rows, K).noalias() += G * b.matrix(K, N).transpose();
-            if (b.requires_grad()) b.grad_matrix(K, N).noalias() += a.matrix(rows, K).transpose() * G;
+            const MatrixMap G = g.matrix(rows, N);
+            if (a.requires_grad())  // dA += dC B^T
+                kernels::gemm_into(a.grad_target(rows, K), G, b.matrix(K, N).transpose(), T(1));
+            if (b.requires_grad())  // dB += A^T dC
+                kernels::gemm_into(b.grad_target(K, N), a.matrix(rows, K).transpose(), G, T(1));
         });
         return out;
     }
@@ -51,21 +49,25 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
                   "matmul: ", to_string(a.shape()), " @ ", to_string(b.shape()),
                   ": batch dimensions differ (batched matmul needs equal leading dimensions, or a 2-d right operand)");
     const std::int64_t batch = numel(Shape(a.shape().begin(), a.shape().end() - 2));
+    // Batch entry i: rows i*M .. of a viewed as (batch*M, K), rows i*K .. of b as (batch*K, N), and so on.
+    auto entry = [](auto& all, std::int64_t i, std::int64_t rows) { return all.middleRows(i * rows, rows); };
     Tensor<T> out = Tensor<T>::empty(out_shape);
-    for (std::int64_t i = 0; i < batch; ++i) {
-        MatrixMap C(out.data() + i * M * N, M, N);
-        if (K == 0) C.setZero();
-        else C.noalias() = MatrixMap(a.data() + i * M * K, M, K) * MatrixMap(b.data() + i * K * N, K, N);
-    }
-    record(out, "bmm", {a, b}, [a, b, batch, M, K, N](const Tensor<T>& g) {
-        for (std::int64_t i = 0; i < batch; ++i) {
-            MatrixMap G(g.data() + i * M * N, M, N);
-            if (a.requires_grad())
-                MatrixMap(a.grad_data() + i * M * K, M, K).noalias() +=
-                    G * MatrixMap(b.data() + i * K * N, K, N).transpose();
-            if (b.requires_grad())
-                MatrixMap(b.grad_data() + i * K * N, K, N).noalias() +=
-                    MatrixMap(a.data() + i * M * K, M, K).transpose() * G;
+    const MatrixMap A = a.matrix(batch * M, K), B = b.matrix(batch * K, N);
+    MatrixMap C = out.matrix(batch * M, N);
+    for (std::int64_t i = 0; i < batch; ++i) entry(C, i, M).noalias() = entry(A, i, M) * entry(B, i, K);  // C_i = A_i B_i
+    record(out, "bmm", {a, b}, [a, b, batch, M, K, N, entry](const Tensor<T>& g) {
+        const MatrixMap G = g.matrix(batch * M, N), A = a.matrix(batch * M, K), B = b.matrix(batch * K, N);
+        if (a.requires_grad()) {  // dA_i += dC_i B_i^T
+            auto dA = a.grad_target(batch * M, K);
+            for (std::int64_t i = 0; i < batch; ++i)
+                kernels::assign_or_add(entry(dA.matrix, i, M), entry(G, i, M) * entry(B, i, K).transpose(),
+                                       dA.accumulate);
+        }
+        if (b.requires_grad()) {  // dB_i += A_i^T dC_i
+            auto dB = b.grad_target(batch * K, N);
+            for (std::int64_t i = 0; i < batch; ++i)
+                kernels::assign_or_add(entry(dB.matrix, i, K), entry(A, i, M).transpose() * entry(G, i, M),
+                                       dB.accumulate);
         }
     });
     return out;

@@ -7,25 +7,25 @@
 // A general GEMM first copies ("packs") both operands into its own layout; with a narrow side, packing
 // the wide operand is a large part of the work. These kernels skip it: each keeps a tile of R rows x C
 // columns of the result in SIMD registers (Eigen's packets) while its loop runs along the long dimension,
-// reading the operands where they lie (narrow_tile). Measured for V = 6100, C = 32, N = 256 on one
-// AVX-512 core: dx 538 -> 404 us and dW 563 -> 392 us against OpenBLAS, logits 522 -> 424 us.
+// reading the operands where they lie (narrow_tile). docs/performance.md has their measured gain.
 //
 // Every element of the result is one dot product, summed in index order by one thread, so the result
 // does not depend on the thread count. The kernels serve C of 1, 2 or 4 packets (narrow_product_fits);
-// the callers use a general GEMM otherwise.
+// kernels/products.hpp chooses between them and a general GEMM; the ops call that.
 
 #include <algorithm>
 #include <cstdint>
 
 #include <Eigen/Core>
 
+#include "babygpt/kernels/dispatch.hpp"
 #include "babygpt/parallel.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-namespace babygpt::detail {
+namespace babygpt::kernels {
 
 template <typename T>
 using Packet = typename Eigen::internal::packet_traits<T>::type;
@@ -37,16 +37,6 @@ template <typename T>
 constexpr bool narrow_product_fits(std::int64_t C) {
     const std::int64_t P = kPacketSize<T>;
     return P > 1 && C > 0 && C % P == 0 && (C / P == 1 || C / P == 2 || C / P == 4);
-}
-
-/// Calls f(std::integral_constant<int, CP>()) for CP = C / packet size in {1, 2, 4}.
-template <typename T, typename F>
-void with_packets_per_row(std::int64_t C, F&& f) {
-    switch (C / kPacketSize<T>) {
-        case 1: return f(std::integral_constant<int, 1>());
-        case 2: return f(std::integral_constant<int, 2>());
-        default: return f(std::integral_constant<int, 4>());
-    }
 }
 
 /// Rows per register tile: 16 accumulators in all (AVX-512 has 32 registers, AVX2 16).
@@ -121,7 +111,7 @@ void for_row_tiles(std::int64_t rows, std::int64_t work, Tile&& tile) {
 template <typename T>
 void rows_times_narrow(const T* A, std::int64_t lda, const T* B, std::int64_t M, std::int64_t K, std::int64_t C,
                        T* out, bool accumulate, T alpha = 1) {
-    with_packets_per_row<T>(C, [&](auto packets) {
+    with_constant<1, 2, 4>(C / kPacketSize<T>, [&](auto packets) {  // narrow_product_fits(C) holds
         constexpr int CP = decltype(packets)::value;
         for_row_tiles<CP>(M, M * K * C, [&](auto rows, std::int64_t i) {  // rows i .. i + R - 1 of out
             narrow_tile<decltype(rows)::value, CP>(A + i * lda, lda, 1, B, C, K, static_cast<const T*>(nullptr),
@@ -135,7 +125,7 @@ void rows_times_narrow(const T* A, std::int64_t lda, const T* B, std::int64_t M,
 template <typename T>
 void columns_times_narrow(const T* A, std::int64_t lda, const T* X, std::int64_t M, std::int64_t K, std::int64_t C,
                           T* out, bool accumulate, T alpha = 1) {
-    with_packets_per_row<T>(C, [&](auto packets) {
+    with_constant<1, 2, 4>(C / kPacketSize<T>, [&](auto packets) {  // narrow_product_fits(C) holds
         constexpr int CP = decltype(packets)::value;
         for_row_tiles<CP>(K, M * K * C, [&](auto rows, std::int64_t k) {  // rows k .. k + R - 1 of out
             narrow_tile<decltype(rows)::value, CP>(A + k, 1, lda, X, C, M, static_cast<const T*>(nullptr),
@@ -210,4 +200,4 @@ void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* Bt, 
     }
 }
 
-}  // namespace babygpt::detail
+}  // namespace babygpt::kernels

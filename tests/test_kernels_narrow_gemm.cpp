@@ -1,4 +1,4 @@
-// Tests for ops/narrow_gemm.hpp: the three narrow-side products against Eigen's, for every width the
+// Tests for kernels/narrow_gemm.hpp: the three narrow-side products against Eigen's, for every width the
 // kernels serve (1, 2 and 4 SIMD packets), with row and column counts that leave partial tiles, with
 // and without accumulation, bias and scaling; and which widths they accept.
 
@@ -10,7 +10,7 @@
 
 #include <Eigen/Core>
 
-#include "babygpt/ops/narrow_gemm.hpp"
+#include "babygpt/kernels/narrow_gemm.hpp"
 
 namespace {
 
@@ -33,7 +33,7 @@ double narrow_tolerance() {
 /// The widths the kernels serve: 1, 2 and 4 packets.
 template <typename T>
 std::vector<std::int64_t> narrow_widths() {
-    const std::int64_t P = babygpt::detail::kPacketSize<T>;
+    const std::int64_t P = babygpt::kernels::kPacketSize<T>;
     return {P, 2 * P, 4 * P};
 }
 
@@ -51,10 +51,10 @@ void check_rows_times_narrow() {
                 const auto A = wide.leftCols(K);
                 Matrix<T> out = random_matrix<T>(M, C, rng);
                 const Matrix<T> before = out;
-                babygpt::detail::rows_times_narrow(wide.data(), K + 3, B.data(), M, K, C, out.data(), false, T(0.5));
+                babygpt::kernels::rows_times_narrow(wide.data(), K + 3, B.data(), M, K, C, out.data(), false, T(0.5));
                 CHECK((out - T(0.5) * A * B).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
                 out = before;
-                babygpt::detail::rows_times_narrow(wide.data(), K + 3, B.data(), M, K, C, out.data(), true, T(1));
+                babygpt::kernels::rows_times_narrow(wide.data(), K + 3, B.data(), M, K, C, out.data(), true, T(1));
                 CHECK((out - (before + A * B)).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
             }
 }
@@ -72,10 +72,10 @@ void check_columns_times_narrow() {
                 const auto A = wide.leftCols(K);
                 Matrix<T> out = random_matrix<T>(K, C, rng);
                 const Matrix<T> before = out;
-                babygpt::detail::columns_times_narrow(wide.data(), K + 2, X.data(), M, K, C, out.data(), false, T(2));
+                babygpt::kernels::columns_times_narrow(wide.data(), K + 2, X.data(), M, K, C, out.data(), false, T(2));
                 CHECK((out - T(2) * A.transpose() * X).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
                 out = before;
-                babygpt::detail::columns_times_narrow(wide.data(), K + 2, X.data(), M, K, C, out.data(), true, T(1));
+                babygpt::kernels::columns_times_narrow(wide.data(), K + 2, X.data(), M, K, C, out.data(), true, T(1));
                 CHECK((out - (before + A.transpose() * X)).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
             }
 }
@@ -83,28 +83,28 @@ void check_columns_times_narrow() {
 template <typename T>
 void check_narrow_times_wide() {
     std::mt19937 rng(3);
-    const std::int64_t W = babygpt::detail::kWideTileColumns<T>;
-    for (const std::int64_t C : {std::int64_t(1), std::int64_t(3), std::int64_t(babygpt::detail::kPacketSize<T> * 2)})
+    const std::int64_t W = babygpt::kernels::kWideTileColumns<T>;
+    for (const std::int64_t C : {std::int64_t(1), std::int64_t(3), std::int64_t(babygpt::kernels::kPacketSize<T> * 2)})
         for (const std::int64_t M : {1, 9, 20})
             for (const std::int64_t V : {std::int64_t(1), W - 1, W, 3 * W + 5}) {
                 CAPTURE(C);
                 CAPTURE(M);
                 CAPTURE(V);
                 const Matrix<T> X = random_matrix<T>(M, C, rng), B = random_matrix<T>(V, C, rng);
-                const std::int64_t padded = babygpt::detail::padded_columns<T>(V);
+                const std::int64_t padded = babygpt::kernels::padded_columns<T>(V);
                 Matrix<T> Bt = random_matrix<T>(C, padded, rng);  // garbage the transpose must overwrite
-                babygpt::detail::transpose_padded(B.data(), V, C, Bt.data(), padded);
+                babygpt::kernels::transpose_padded(B.data(), V, C, Bt.data(), padded);
                 CHECK(Bt.leftCols(V) == B.transpose());
                 CHECK(Bt.rightCols(padded - V).isZero(0));
                 const Matrix<T> bias = random_matrix<T>(1, V, rng);  // exactly V values: no padding needed
                 // The output is a block of a wider matrix (rows V + 4 apart); the extra columns stay untouched.
                 Matrix<T> out = Matrix<T>::Constant(M, V + 4, T(7));
-                babygpt::detail::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, bias.data(), out.data(), V + 4);
+                babygpt::kernels::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, bias.data(), out.data(), V + 4);
                 Matrix<T> expected = X * B.transpose();
                 expected.rowwise() += bias.leftCols(V).row(0);
                 CHECK((out.leftCols(V) - expected).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
                 CHECK((out.rightCols(4).array() == T(7)).all());
-                babygpt::detail::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, static_cast<const T*>(nullptr),
+                babygpt::kernels::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, static_cast<const T*>(nullptr),
                                                    out.data(), V + 4);
                 CHECK((out.leftCols(V) - X * B.transpose()).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
             }
@@ -112,32 +112,32 @@ void check_narrow_times_wide() {
 
 }  // namespace
 
-TEST_CASE("ops::narrow_gemm: rows_times_narrow equals A B, float and double") {
+TEST_CASE("kernels::narrow_gemm: rows_times_narrow equals A B, float and double") {
     check_rows_times_narrow<float>();
     check_rows_times_narrow<double>();
 }
 
-TEST_CASE("ops::narrow_gemm: columns_times_narrow equals A^T X, float and double") {
+TEST_CASE("kernels::narrow_gemm: columns_times_narrow equals A^T X, float and double") {
     check_columns_times_narrow<float>();
     check_columns_times_narrow<double>();
 }
 
-TEST_CASE("ops::narrow_gemm: narrow_times_wide equals X B^T + bias, partial tiles included") {
+TEST_CASE("kernels::narrow_gemm: narrow_times_wide equals X B^T + bias, partial tiles included") {
     check_narrow_times_wide<float>();
     check_narrow_times_wide<double>();
 }
 
-TEST_CASE("ops::narrow_gemm: the widths served are 1, 2 and 4 packets") {
-    const std::int64_t P = babygpt::detail::kPacketSize<float>;
+TEST_CASE("kernels::narrow_gemm: the widths served are 1, 2 and 4 packets") {
+    const std::int64_t P = babygpt::kernels::kPacketSize<float>;
     if (P == 1) {  // built without SIMD: the kernels are never used
-        CHECK_FALSE(babygpt::detail::narrow_product_fits<float>(32));
+        CHECK_FALSE(babygpt::kernels::narrow_product_fits<float>(32));
         return;
     }
-    CHECK(babygpt::detail::narrow_product_fits<float>(P));
-    CHECK(babygpt::detail::narrow_product_fits<float>(2 * P));
-    CHECK(babygpt::detail::narrow_product_fits<float>(4 * P));
-    CHECK_FALSE(babygpt::detail::narrow_product_fits<float>(3 * P));
-    CHECK_FALSE(babygpt::detail::narrow_product_fits<float>(8 * P));
-    CHECK_FALSE(babygpt::detail::narrow_product_fits<float>(P + 1));
-    CHECK_FALSE(babygpt::detail::narrow_product_fits<float>(0));
+    CHECK(babygpt::kernels::narrow_product_fits<float>(P));
+    CHECK(babygpt::kernels::narrow_product_fits<float>(2 * P));
+    CHECK(babygpt::kernels::narrow_product_fits<float>(4 * P));
+    CHECK_FALSE(babygpt::kernels::narrow_product_fits<float>(3 * P));
+    CHECK_FALSE(babygpt::kernels::narrow_product_fits<float>(8 * P));
+    CHECK_FALSE(babygpt::kernels::narrow_product_fits<float>(P + 1));
+    CHECK_FALSE(babygpt::kernels::narrow_product_fits<float>(0));
 }

@@ -1,0 +1,145 @@
+#pragma once
+// The matrix products of a linear layer, each named after what it computes, with the choice of kernel
+// inside: the narrow kernels of narrow_gemm.hpp when the result is one, two or four SIMD packets wide
+// (the v9 model's C = 32), else one general GEMM split by rows across the threads (gemm.hpp).
+//
+//   product_nt(out, X, W):  out (N, out) (+)= X (N, in) W^T      a layer's forward, W (out, in)
+//   product_nn(out, G, W):  out (N, in)  (+)= alpha G (N, out) W   the input's gradient
+//   product_tn(out, G, X):  out (out, in) (+)= alpha G^T X        the weight's gradient
+//   LogitsProduct:          logits = X W^T + b, block by block, with W^T prepared once
+//   gemm_into(out, A, B):   out (+)= alpha A B for any shapes, split by rows across the threads
+//
+// `out` is an Output: a dense row-major matrix map and whether to add to it or overwrite it (a
+// Tensor's grad_target() is one too). The operands are dense row-major matrix maps, as Tensor::matrix()
+// gives them.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include <Eigen/Core>
+
+#include "babygpt/buffer_pool.hpp"
+#include "babygpt/kernels/narrow_gemm.hpp"
+#include "babygpt/ops/gemm.hpp"
+
+namespace babygpt::kernels {
+
+template <typename T>
+using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using MatrixMap = Eigen::Map<RowMajorMatrix<T>>;
+
+/// Where a product's result goes: `matrix` = result, or `matrix` += result when `accumulate`.
+template <typename T>
+struct Output {
+    MatrixMap<T> matrix;
+    bool accumulate = false;
+};
+
+/// A scratch matrix from the buffer pool that tensors use: reused from step to step, not allocated anew.
+template <typename T>
+struct ScratchMatrix {
+    ScratchMatrix(std::int64_t rows, std::int64_t cols)
+        : buffer(detail::allocate_buffer<T>(static_cast<std::size_t>(rows * cols))),
+          matrix(buffer.get(), rows, cols) {}
+    std::shared_ptr<T> buffer;
+    MatrixMap<T> matrix;
+};
+
+/// dst = product, or dst += product when `accumulate`, on the calling thread.
+template <typename Dst, typename Product>
+void assign_or_add(Dst&& dst, const Product& product, bool accumulate) {
+    if (accumulate) dst.noalias() += product;
+    else dst.noalias() = product;
+}
+
+/// out (+)= alpha lhs rhs with the general GEMM.
+template <typename T, typename Out, typename Lhs, typename Rhs>
+void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
+    MatrixMap<T> result = out.matrix;  // a copy of the map (a view), writable even when `out` is const
+    detail::gemm_rows(result, lhs, rhs, out.accumulate, alpha);
+}
+
+/// out (N, out_features) (+)= X (N, in) W^T, W (out_features, in) as PyTorch stores a weight.
+template <typename T, typename Out>
+void product_nt(const Out& out, const MatrixMap<T>& X, const MatrixMap<T>& W) {
+    const std::int64_t N = X.rows(), in = X.cols(), out_features = W.rows();
+    if (narrow_product_fits<T>(out_features)) {
+        // The narrow kernel reads W^T (in, out_features) row by row: one transposed copy.
+        const ScratchMatrix<T> weight_t(in, out_features);
+        MatrixMap<T> weight_t_map = weight_t.matrix, result = out.matrix;  // writable copies of the views
+        transpose_padded(W.data(), out_features, in, weight_t_map.data(), out_features);
+        rows_times_narrow(X.data(), in, weight_t_map.data(), N, in, out_features, result.data(), out.accumulate);
+    } else {
+        gemm_into(out, X, W.transpose(), T(1));
+    }
+}
+
+/// out (N, in) (+)= alpha G (N, out_features) W (out_features, in).
+template <typename T, typename Out>
+void product_nn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& W, T alpha = 1) {
+    const std::int64_t N = G.rows(), out_features = G.cols(), in = W.cols();
+    MatrixMap<T> result = out.matrix;  // a writable copy of the view
+    if (narrow_product_fits<T>(in))
+        rows_times_narrow(G.data(), out_features, W.data(), N, out_features, in, result.data(), out.accumulate, alpha);
+    else
+        gemm_into(out, G, W, alpha);
+}
+
+/// out (out_features, in) (+)= alpha G^T X, G (N, out_features), X (N, in).
+template <typename T, typename Out>
+void product_tn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& X, T alpha = 1) {
+    const std::int64_t N = G.rows(), out_features = G.cols(), in = X.cols();
+    MatrixMap<T> result = out.matrix;  // a writable copy of the view
+    if (narrow_product_fits<T>(in))
+        columns_times_narrow(G.data(), out_features, X.data(), N, out_features, in, result.data(), out.accumulate,
+                             alpha);
+    else
+        gemm_into(out, G.transpose(), X, alpha);
+}
+
+/// logits = X W^T + b for blocks of rows X, with W (V, C) the output layer of a language model: V wide
+/// (the vocabulary), C possibly narrow. For a narrow C, W^T is copied once, padded to whole tiles, and
+/// every block goes through narrow_times_wide, which does not pack the wide operand; otherwise Eigen's
+/// product, on the calling thread (the caller runs blocks in parallel).
+template <typename T>
+class LogitsProduct {
+public:
+    /// bias (V) may be null.
+    LogitsProduct(const MatrixMap<T>& W, const T* bias)
+        : W_(W), bias_(bias), narrow_(narrow_product_fits<T>(W.cols())) {
+        if (!narrow_) return;
+        const std::int64_t V = W.rows(), C = W.cols();
+        weight_t_.emplace(C, padded_columns<T>(V));
+        MatrixMap<T> Wt = weight_t_->matrix;
+        transpose_padded(W.data(), V, C, Wt.data(), Wt.cols());
+    }
+
+    /// logits (rows, V) = X (rows, C) W^T + b; X and logits dense.
+    void compute(const MatrixMap<T>& X, MatrixMap<T> logits) const {
+        const std::int64_t V = W_.rows(), C = W_.cols();
+        if (narrow_) {
+            const MatrixMap<T>& Wt = weight_t_->matrix;
+            narrow_times_wide(X.data(), X.rows(), C, Wt.data(), Wt.cols(), V, bias_, logits.data(), V);
+            return;
+        }
+        if (bias_) {
+            logits.rowwise() = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias_, V);
+            logits.noalias() += X * W_.transpose();
+        } else {
+            logits.noalias() = X * W_.transpose();
+        }
+    }
+
+    /// Whether the narrow kernels serve this C (then product_nn/product_tn pick them for the gradients too).
+    bool narrow() const { return narrow_; }
+
+private:
+    MatrixMap<T> W_;
+    const T* bias_;
+    bool narrow_;
+    std::optional<ScratchMatrix<T>> weight_t_;  // W^T (C, V padded to whole tiles), zeros in the padding; narrow only
+};
+
+}  // namespace babygpt::kernels
