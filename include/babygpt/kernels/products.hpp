@@ -9,6 +9,8 @@
 //   LogitsProduct:          logits = X W^T + b, block by block, with W^T prepared once
 //   gemm_into(out, A, B):   out (+)= alpha A B for any shapes, split by rows across the threads
 //
+// Under ReferenceMode (reference_mode.hpp) every product is the general GEMM.
+//
 // `out` is an Output: a dense row-major matrix map and whether to add to it or overwrite it (a
 // Tensor's grad_target() is one too). The operands are dense row-major matrix maps, as Tensor::matrix()
 // gives them.
@@ -22,6 +24,7 @@
 #include "babygpt/buffer_pool.hpp"
 #include "babygpt/kernels/narrow_gemm.hpp"
 #include "babygpt/ops/gemm.hpp"
+#include "babygpt/reference_mode.hpp"
 
 namespace babygpt::kernels {
 
@@ -54,6 +57,12 @@ void assign_or_add(Dst&& dst, const Product& product, bool accumulate) {
     else dst.noalias() = product;
 }
 
+/// Whether the narrow kernels serve a product whose narrow side is `columns` wide.
+template <typename T>
+bool use_narrow_kernels(std::int64_t columns) {
+    return narrow_product_fits<T>(columns) && !ReferenceMode::is_enabled();
+}
+
 /// out (+)= alpha lhs rhs with the general GEMM.
 template <typename T, typename Out, typename Lhs, typename Rhs>
 void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
@@ -65,7 +74,7 @@ void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
 template <typename T, typename Out>
 void product_nt(const Out& out, const MatrixMap<T>& X, const MatrixMap<T>& W) {
     const std::int64_t N = X.rows(), in = X.cols(), out_features = W.rows();
-    if (narrow_product_fits<T>(out_features)) {
+    if (use_narrow_kernels<T>(out_features)) {
         // The narrow kernel reads W^T (in, out_features) row by row: one transposed copy.
         const ScratchMatrix<T> weight_t(in, out_features);
         MatrixMap<T> weight_t_map = weight_t.matrix, result = out.matrix;  // writable copies of the views
@@ -81,7 +90,7 @@ template <typename T, typename Out>
 void product_nn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& W, T alpha = 1) {
     const std::int64_t N = G.rows(), out_features = G.cols(), in = W.cols();
     MatrixMap<T> result = out.matrix;  // a writable copy of the view
-    if (narrow_product_fits<T>(in))
+    if (use_narrow_kernels<T>(in))
         rows_times_narrow(G.data(), out_features, W.data(), N, out_features, in, result.data(), out.accumulate, alpha);
     else
         gemm_into(out, G, W, alpha);
@@ -92,7 +101,7 @@ template <typename T, typename Out>
 void product_tn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& X, T alpha = 1) {
     const std::int64_t N = G.rows(), out_features = G.cols(), in = X.cols();
     MatrixMap<T> result = out.matrix;  // a writable copy of the view
-    if (narrow_product_fits<T>(in))
+    if (use_narrow_kernels<T>(in))
         columns_times_narrow(G.data(), out_features, X.data(), N, out_features, in, result.data(), out.accumulate,
                              alpha);
     else
@@ -108,7 +117,7 @@ class LogitsProduct {
 public:
     /// bias (V) may be null.
     LogitsProduct(const MatrixMap<T>& W, const T* bias)
-        : W_(W), bias_(bias), narrow_(narrow_product_fits<T>(W.cols())) {
+        : W_(W), bias_(bias), narrow_(use_narrow_kernels<T>(W.cols())) {
         if (!narrow_) return;
         const std::int64_t V = W.rows(), C = W.cols();
         weight_t_.emplace(C, padded_columns<T>(V));

@@ -6,7 +6,8 @@
 // "sa.heads.{h}.key.weight" exactly) but computes all heads at once: it stacks the 3 * n_head weight
 // matrices into one (3C, C) matrix (qkv_weight()) for a single QKV GEMM and runs the fused attention
 // kernel.
-// Head::forward is the plain, unfused formulation, kept for reading and as the test's yardstick.
+// Head::forward is the plain, unfused formulation: reference_forward() composes the heads as the
+// reference does, and forward() runs it under ReferenceMode (reference_mode.hpp).
 //
 // For generation, MultiHeadAttention::forward_cached computes one new position at a time against an
 // AttentionCache of the keys and values of the positions before it (models/kv_cache.hpp drives it).
@@ -24,6 +25,7 @@
 #include "babygpt/ops/matmul.hpp"
 #include "babygpt/ops/shape_ops.hpp"
 #include "babygpt/ops/softmax.hpp"
+#include "babygpt/reference_mode.hpp"
 
 namespace babygpt::nn {
 
@@ -104,11 +106,21 @@ public:
 
     /// x (B, T, C) -> (B, T, C).
     Tensor<T> forward(const Tensor<T>& x) const {
+        if (ReferenceMode::is_enabled()) return reference_forward(x);
         const Tensor<T> qkv = linear(x, qkv_weight());  // (B, T, 3C): one GEMM for every head
         // The attention weights' dropout is the heads' (Head::dropout in the reference), p the same in each.
         const Tensor<T> att =
             causal_self_attention(qkv, n_head, heads.front()->dropout.p, this->is_training(), *gen_);
         return dropout->forward(proj->forward(att));  // (B, T, C)
+    }
+
+    /// The reference's formulation, which forward() computes fused: every head on its own, their
+    /// outputs side by side, projected back to C. (Its attention dropout draws from each Head's own
+    /// generator, so with dropout in training mode the two agree in distribution, not value.)
+    Tensor<T> reference_forward(const Tensor<T>& x) const {
+        std::vector<Tensor<T>> outputs;
+        for (const auto& head : heads) outputs.push_back(head->forward(x));  // n_head x (B, T, hs)
+        return dropout->forward(proj->forward(concat(outputs)));           // (B, T, C)
     }
 
     /// Generation, one position at a time: x (B, 1, C) is position p = cache.length of each sequence;

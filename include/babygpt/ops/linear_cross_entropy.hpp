@@ -11,6 +11,7 @@
 // all while the block is hot. D (N, V) is the only wide buffer. Backward, for an upstream gradient g:
 //   dx += g D W,   dW += g D^T x,   db += g * (column sums of D, summed per block in forward).
 // Without a gradient (evaluation) nothing but the loss is kept. The products are kernels/products.hpp's.
+// Under ReferenceMode it is what it stands for: cross_entropy(linear(x, W, b), targets).
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +19,7 @@
 
 #include "babygpt/autograd.hpp"
 #include "babygpt/kernels/products.hpp"
+#include "babygpt/ops/linear.hpp"
 #include "babygpt/ops/loss.hpp"
 #include "babygpt/parallel.hpp"
 #include "babygpt/profiler.hpp"
@@ -42,6 +44,7 @@ inline std::int64_t cross_entropy_block_rows(std::int64_t N, std::int64_t V, std
 template <typename T>
 Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
                                const IndexTensor& targets) {
+    if (ReferenceMode::is_enabled()) return cross_entropy(linear(x, weight, bias), targets);
     profiler::Scope profile("linear_cross_entropy");
     BABYGPT_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear_cross_entropy: input ",
                   to_string(x.shape()), " and weight ", to_string(weight.shape()),

@@ -1,0 +1,215 @@
+// Tests for reference_mode.hpp: the fast paths against the plain compositions they stand for, at the
+// shapes the presets run (head sizes 8 to 64, contexts 1 to 256, the narrow output layer), for values
+// and gradients, in double (1e-12) and in float against double (1e-5 relative), at several thread
+// counts.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+
+#include "babygpt/babygpt.hpp"
+#include "helpers.hpp"
+
+namespace {
+
+using babygpt::GPT;
+using babygpt::GPTConfig;
+using babygpt::IndexTensor;
+using babygpt::Tensor;
+
+/// The loss and every parameter's gradient of one training step, as doubles.
+struct ReferenceModeStep {
+    double loss = 0;
+    std::map<std::string, std::vector<double>> grads;
+};
+
+IndexTensor reference_mode_tokens(std::int64_t B, std::int64_t T, std::int64_t vocab, std::uint64_t seed) {
+    IndexTensor ids = IndexTensor::empty({B, T});
+    babygpt::Generator gen(seed);
+    for (std::int64_t i = 0; i < ids.numel(); ++i) ids.data()[i] = gen.randint(vocab);
+    return ids;
+}
+
+/// One loss and backward of `model` on fixed tokens; `fused_loss` chooses GPT::loss (the fused output
+/// layer) or forward(idx, targets).loss.
+template <typename S>
+ReferenceModeStep reference_mode_step(GPT<S>& model, const IndexTensor& x, const IndexTensor& y, bool fused_loss) {
+    for (auto& [name, p] : model.named_parameters()) p.zero_grad();
+    Tensor<S> loss = fused_loss ? model.loss(x, y) : model.forward(x, y).loss;
+    loss.backward();
+    ReferenceModeStep step;
+    step.loss = static_cast<double>(loss.item());
+    for (auto& [name, p] : model.named_parameters()) {
+        const Tensor<S> g = p.grad();
+        REQUIRE_MESSAGE(g.defined(), name, " has no gradient");
+        step.grads[name].assign(g.data(), g.data() + g.numel());
+    }
+    return step;
+}
+
+/// Largest |a - b| over the loss and every gradient, relative to the largest |b| of each tensor.
+double reference_mode_difference(const ReferenceModeStep& a, const ReferenceModeStep& b) {
+    double worst = std::abs(a.loss - b.loss) / std::max(1.0, std::abs(b.loss));
+    for (const auto& [name, gb] : b.grads) {
+        const auto& ga = a.grads.at(name);
+        REQUIRE(ga.size() == gb.size());
+        double scale = 1e-30, diff = 0;
+        for (std::size_t i = 0; i < gb.size(); ++i) {
+            scale = std::max(scale, std::abs(gb[i]));
+            diff = std::max(diff, std::abs(ga[i] - gb[i]));
+        }
+        worst = std::max(worst, diff / scale);
+    }
+    return worst;
+}
+
+GPTConfig reference_mode_config(std::int64_t vocab, std::int64_t block, std::int64_t C, std::int64_t heads) {
+    GPTConfig config;
+    config.vocab_size = vocab;
+    config.block_size = block;
+    config.n_embed = C;
+    config.n_head = heads;
+    config.n_layer = 2;
+    config.dropout = 0.0;
+    return config;
+}
+
+/// The names of the ops whose forward ran during f() (the profiler times each under its name).
+template <typename F>
+std::set<std::string> reference_mode_ops_run(F&& f) {
+    babygpt::profiler::reset();
+    babygpt::profiler::enable(true);
+    f();
+    babygpt::profiler::enable(false);
+    std::set<std::string> ops;
+    for (const auto& [op, seconds] : babygpt::profiler::totals().forward) ops.insert(op);
+    babygpt::profiler::reset();
+    return ops;
+}
+
+struct ReferenceModeShape {
+    std::int64_t head_size, n_head, T;
+};
+
+}  // namespace
+
+TEST_CASE("ReferenceMode: the guard sets the flag for its scope and restores it") {
+    CHECK_FALSE(babygpt::ReferenceMode::is_enabled());
+    {
+        babygpt::ReferenceModeGuard outer;
+        CHECK(babygpt::ReferenceMode::is_enabled());
+        {
+            babygpt::ReferenceModeGuard inner;
+            CHECK(babygpt::ReferenceMode::is_enabled());
+        }
+        CHECK(babygpt::ReferenceMode::is_enabled());
+    }
+    CHECK_FALSE(babygpt::ReferenceMode::is_enabled());
+}
+
+TEST_CASE("ReferenceMode: the whole model, fused against the plain composition, head sizes 8-64, T 1-256, double") {
+    // Head sizes 8/16/32/64 have their own attention kernels; T <= 32 takes the loop kernels, longer
+    // contexts the blocked GEMMs (T = 33 is the first, 256 is v11's).
+    const std::vector<ReferenceModeShape> shapes = {{8, 4, 1},  {8, 4, 8},   {8, 4, 33},  {16, 2, 8},  {16, 2, 33},
+                                                    {32, 2, 8}, {32, 2, 33}, {64, 2, 8},  {64, 1, 33}, {64, 2, 256},
+                                                    {8, 2, 256}};
+    for (const ReferenceModeShape& shape : shapes) {
+        const std::int64_t C = shape.head_size * shape.n_head, vocab = 37, B = shape.T >= 256 ? 1 : 3;
+        CAPTURE(shape.head_size);
+        CAPTURE(shape.T);
+        babygpt::Generator gen(11);
+        GPT<double> model(reference_mode_config(vocab, std::max<std::int64_t>(shape.T, 8), C, shape.n_head), gen);
+        const IndexTensor x = reference_mode_tokens(B, shape.T, vocab, 1), y = reference_mode_tokens(B, shape.T, vocab, 2);
+        for (const bool fused_loss : {true, false}) {
+            const ReferenceModeStep fast = reference_mode_step(model, x, y, fused_loss);
+            ReferenceModeStep plain;
+            {
+                babygpt::ReferenceModeGuard reference;
+                plain = reference_mode_step(model, x, y, fused_loss);
+            }
+            CHECK(reference_mode_difference(fast, plain) < 1e-12);
+        }
+    }
+}
+
+TEST_CASE("ReferenceMode: float fast paths against the double reference, within 1e-5, at 1, 2, 3 and 8 threads") {
+    // v9's shape (head size 8, C = 32: the narrow output-layer kernels in float), and a v11-like head
+    // size of 64 over a long context.
+    const std::vector<ReferenceModeShape> shapes = {{8, 4, 8}, {64, 2, 40}};
+    const int threads_before = babygpt::num_threads();
+    for (const ReferenceModeShape& shape : shapes) {
+        const std::int64_t C = shape.head_size * shape.n_head, vocab = 65, B = 4;
+        CAPTURE(shape.head_size);
+        const GPTConfig config = reference_mode_config(vocab, shape.T, C, shape.n_head);
+        babygpt::Generator gen_double(5), gen_float(5);
+        GPT<double> reference_model(config, gen_double);
+        GPT<float> model(config, gen_float);
+        // The same weights in both precisions.
+        auto source = reference_model.named_parameters();
+        auto target = model.named_parameters();
+        for (std::size_t i = 0; i < source.size(); ++i)
+            for (std::int64_t j = 0; j < source[i].second.numel(); ++j)
+                target[i].second.data()[j] = static_cast<float>(source[i].second.data()[j]);
+        const IndexTensor x = reference_mode_tokens(B, shape.T, vocab, 3), y = reference_mode_tokens(B, shape.T, vocab, 4);
+        ReferenceModeStep plain;
+        {
+            babygpt::ReferenceModeGuard reference;
+            plain = reference_mode_step(reference_model, x, y, false);
+        }
+        for (const int threads : {1, 2, 3, 8}) {
+            CAPTURE(threads);
+            babygpt::set_num_threads(threads);
+            CHECK(reference_mode_difference(reference_mode_step(model, x, y, true), plain) < 1e-5);
+        }
+    }
+    babygpt::set_num_threads(threads_before);
+}
+
+TEST_CASE("ReferenceMode: the fused ops do not run under the guard; their plain compositions do") {
+    babygpt::Generator gen(3);
+    GPT<double> model(reference_mode_config(29, 8, 32, 4), gen);
+    const IndexTensor x = reference_mode_tokens(2, 8, 29, 1), y = reference_mode_tokens(2, 8, 29, 2);
+    const std::set<std::string> fast = reference_mode_ops_run([&] { model.loss(x, y).backward(); });
+    const std::set<std::string> plain = reference_mode_ops_run([&] {
+        babygpt::ReferenceModeGuard reference;
+        model.loss(x, y).backward();
+    });
+    CHECK(fast.count("causal_self_attention") == 1);
+    CHECK(fast.count("linear_cross_entropy") == 1);
+    CHECK(plain.count("causal_self_attention") == 0);
+    CHECK(plain.count("linear_cross_entropy") == 0);
+    CHECK(plain.count("matmul") == 1);  // Head::forward's q k^T and P v
+    CHECK(plain.count("linear") == 1);
+}
+
+TEST_CASE("ReferenceMode: linear_cross_entropy equals cross_entropy(linear(...)), narrow C, values and gradients") {
+    babygpt::Generator gen(3);
+    const std::int64_t N = 300, C = 32, V = 101;
+    Tensor<double> x = Tensor<double>::randn({N, C}, gen).requires_grad_();
+    Tensor<double> w = Tensor<double>::randn({V, C}, gen).requires_grad_();
+    Tensor<double> b = Tensor<double>::randn({V}, gen).requires_grad_();
+    IndexTensor t = IndexTensor::empty({N});
+    for (std::int64_t i = 0; i < N; ++i) t.data()[i] = (i * 37) % V;
+    auto run = [&] {
+        for (auto* p : {&x, &w, &b}) p->zero_grad();
+        Tensor<double> loss = babygpt::linear_cross_entropy(x, w, b, t);
+        loss.backward();
+        ReferenceModeStep step;
+        step.loss = loss.item();
+        step.grads["x"].assign(x.grad().data(), x.grad().data() + x.numel());
+        step.grads["w"].assign(w.grad().data(), w.grad().data() + w.numel());
+        step.grads["b"].assign(b.grad().data(), b.grad().data() + b.numel());
+        return step;
+    };
+    const ReferenceModeStep fused = run();
+    ReferenceModeStep plain;
+    {
+        babygpt::ReferenceModeGuard reference;
+        plain = run();
+    }
+    CHECK(reference_mode_difference(fused, plain) < 1e-12);
+}
