@@ -126,7 +126,7 @@ template <typename T>
 class GPT : public nn::Module<T> {
 public:
     GPT(const GPTConfig& config, Generator& gen)
-        : config((config.validate(), config)),
+        : config(validated(config)),
           dropout_gen_(gen.next_u64()),
           token_embedding_table(config.vocab_size, config.n_embed, gen),
           postion_embedding_table(config.block_size, config.n_embed, gen),
@@ -252,6 +252,13 @@ public:
     nn::Linear<T> lm_head;
 
 private:
+    /// The configuration, after validate() has accepted it (it throws otherwise): no layer is built
+    /// from an invalid configuration.
+    static const GPTConfig& validated(const GPTConfig& config) {
+        config.validate();
+        return config;
+    }
+
     /// idx (B, T) -> the final LayerNorm's output (B, T, C): everything up to the lm_head.
     Tensor<T> features(const IndexTensor& idx) const {
         BABYGPT_CHECK(idx.dim() == 2, "GPT::forward: idx must be (B, T), got ", to_string(idx.shape()));

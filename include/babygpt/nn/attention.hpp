@@ -33,11 +33,11 @@ namespace babygpt::nn {
 template <typename T>
 class Head : public Module<T> {
 public:
-    Head(std::int64_t n_embed, std::int64_t head_size, std::int64_t block_size, double dropout, Generator& gen)
+    Head(std::int64_t n_embed, std::int64_t head_size, std::int64_t block_size, double dropout_p, Generator& gen)
         : key(n_embed, head_size, false, gen),
           query(n_embed, head_size, false, gen),
           value(n_embed, head_size, false, gen),
-          dropout(dropout, gen) {
+          dropout(dropout_p, gen) {
         this->register_module("key", key);
         this->register_module("query", query);
         this->register_module("value", value);
