@@ -12,7 +12,7 @@
 //
 //     {
 //         babygpt::ReferenceModeGuard reference;
-//         auto loss = model.loss(x, y);  // the plain composition
+//         auto loss = model.loss(idx, idx);  // the plain composition (idx: (B, T) token ids)
 //         loss.backward();
 //     }
 //

@@ -1,11 +1,13 @@
 #pragma once
 // with_constant: turns a run-time size into a compile-time one, for kernels that keep a row or a tile
-// in registers and unroll their loops by its width.
+// in registers and unroll their loops by its width. Each choice compiles the kernel once more; a size
+// that is none of them takes the caller's general path.
 //
-//     bool fast = kernels::with_constant<64, 128, 256>(C, [&](auto width) {
-//         normalise_rows<width()>(...);  // width is std::integral_constant<int, C>
+//     int unrolled = 0;
+//     bool fast = babygpt::kernels::with_constant<32, 64, 128>(64, [&](auto width) {
+//         unrolled = width();  // width is std::integral_constant<int, 64>: usable as a template argument
 //     });
-//     if (!fast) normalise_rows_any_width(...);
+//     // fast == true and unrolled == 64; with_constant<32, 64, 128>(100, ...) returns false
 
 #include <cstdint>
 #include <type_traits>
