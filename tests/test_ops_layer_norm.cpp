@@ -2,15 +2,21 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "babygpt/ops/layer_norm.hpp"
 #include "babygpt/gradcheck.hpp"
+#include "babygpt/ops/activation.hpp"
+#include "babygpt/ops/elementwise.hpp"
 #include "babygpt/ops/reduce.hpp"
+#include "babygpt/ops/shape_ops.hpp"
 
 #include "helpers.hpp"
 
@@ -26,6 +32,48 @@ Tensord shifted_param(const Shape& shape, std::uint64_t seed, double mean, doubl
     t.requires_grad_();
     return t;
 }
+
+// LayerNorm built from primitive ops, each with its own backward: x (rows, C) is transposed to
+// (C, rows) so that the per-row statistics (rows) broadcast over it.
+Tensord composed_layer_norm(const Tensord& x, const Tensord& w, const Tensord& b, double eps) {
+    const Tensord xt = transpose(x);                               // (C, rows)
+    const Tensord centred = xt - mean(xt, 0);                      // (C, rows)
+    const Tensord var = mean(centred * centred, 0);                // (rows), biased
+    const Tensord rstd = exp(log(var + eps) * -0.5);               // (rows), 1 / sqrt(var + eps)
+    return transpose(centred * rstd) * w + b;                      // (rows, C)
+}
+
+// The gradients of sum(f(x, w, b) * g1) + sum(f(x, w, b) * g2): two uses of f, so the second backward adds
+// into the gradients the first one assigned. Returns {y, dx, dweight, dbias}; dx undefined if x needs none.
+template <typename T, typename F>
+std::vector<Tensor<T>> values_and_gradients(F f, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b,
+                                            const Tensor<T>& g1, const Tensor<T>& g2) {
+    const Tensor<T> y = f(x, w, b);
+    (sum(y * g1) + sum(f(x, w, b) * g2)).backward();
+    return {y, x.grad(), w.grad(), b.grad()};
+}
+
+template <typename T>
+Tensor<T> cast(const Tensord& t, bool requires_grad) {
+    Tensor<T> out = Tensor<T>::empty(t.shape());
+    for (std::int64_t i = 0; i < t.numel(); ++i) out.data()[i] = static_cast<T>(t.data()[i]);
+    if (requires_grad) out.requires_grad_();
+    return out;
+}
+
+// The largest |a - b|, and the largest |b|, over all elements.
+template <typename T>
+std::pair<double, double> max_diff_and_scale(const Tensor<T>& a, const Tensord& b) {
+    REQUIRE(a.shape() == b.shape());
+    double diff = 0, scale = 0;
+    for (std::int64_t i = 0; i < b.numel(); ++i) {
+        diff = std::max(diff, std::abs(static_cast<double>(a.data()[i]) - b.data()[i]));
+        scale = std::max(scale, std::abs(b.data()[i]));
+    }
+    return {diff, scale};
+}
+
+const char* const result_names[] = {"y", "dx", "dweight", "dbias"};
 
 }  // namespace
 
@@ -149,4 +197,63 @@ TEST_CASE("ops::layer_norm: hand-computed gradients of weight and bias") {
     sum(layer_norm(x, w, b, 0.0) * Tensord::from_data({2, 3}, {1, 1, 1, 2, 2, 2})).backward();
     check_values(b.grad(), {3}, {3, 3, 3});
     check_values(w.grad(), {3}, {-r + 2 * r, 0, r - 2 * r});
+}
+
+// ---- the fixed-width kernels ----------------------------------------------------------------------
+// C = 32, 64, 128, 256 and 384 run fixed-size row kernels, every other width a dynamic-size one.
+
+TEST_CASE("ops::layer_norm: at the fixed widths, values and gradients equal a composition of primitive ops") {
+    for (const std::int64_t C : {32, 64, 128, 256, 384}) {
+        for (const bool x_needs_grad : {true, false}) {
+            CAPTURE(C);
+            CAPTURE(x_needs_grad);
+            const std::int64_t rows = 7;
+            const auto fused = [](const Tensord& x, const Tensord& w, const Tensord& b) { return layer_norm(x, w, b); };
+            const auto composed = [](const Tensord& x, const Tensord& w, const Tensord& b) {
+                return composed_layer_norm(x, w, b, 1e-5);
+            };
+            const auto inputs = [&] {
+                Tensord x = shifted_param({rows, C}, 30 + C, 0.5, 2.0);
+                if (!x_needs_grad) x = x.detach();
+                return std::vector<Tensord>{x, shifted_param({C}, 31 + C, 1.0, 0.5), param({C}, 32 + C)};
+            };
+            const Tensord g1 = param({rows, C}, 33 + C).detach(), g2 = param({rows, C}, 34 + C).detach();
+            const std::vector<Tensord> a = inputs(), b = inputs();
+            const std::vector<Tensord> got = values_and_gradients<double>(fused, a[0], a[1], a[2], g1, g2);
+            const std::vector<Tensord> want = values_and_gradients<double>(composed, b[0], b[1], b[2], g1, g2);
+            for (std::size_t k = 0; k < got.size(); ++k) {
+                const std::string result = result_names[k];
+            CAPTURE(result);
+                REQUIRE(got[k].defined() == (k != 1 || x_needs_grad));
+                if (!got[k].defined()) continue;
+                const auto [diff, scale] = max_diff_and_scale(got[k], want[k]);
+                CHECK(scale > 0.1);  // not a comparison of zeros
+                CHECK(diff <= 1e-12 * std::max(1.0, scale));
+            }
+        }
+    }
+}
+
+TEST_CASE("ops::layer_norm: at the fixed widths, float agrees with double") {
+    for (const std::int64_t C : {32, 64, 128, 256, 384}) {
+        CAPTURE(C);
+        const std::int64_t rows = 37;
+        const Tensord x = shifted_param({rows, C}, 40 + C, 0.5, 2.0).detach();
+        const Tensord w = shifted_param({C}, 41 + C, 1.0, 0.5).detach(), b = param({C}, 42 + C).detach();
+        const Tensord g1 = param({rows, C}, 43 + C).detach(), g2 = param({rows, C}, 44 + C).detach();
+        const auto fused = [](const auto& x, const auto& w, const auto& b) { return layer_norm(x, w, b); };
+        const std::vector<Tensord> want =
+            values_and_gradients<double>(fused, cast<double>(x, true), cast<double>(w, true), cast<double>(b, true),
+                                         g1, g2);
+        const std::vector<Tensorf> got =
+            values_and_gradients<float>(fused, cast<float>(x, true), cast<float>(w, true), cast<float>(b, true),
+                                        cast<float>(g1, false), cast<float>(g2, false));
+        for (std::size_t k = 0; k < got.size(); ++k) {
+            const std::string result = result_names[k];
+            CAPTURE(result);
+            const auto [diff, scale] = max_diff_and_scale(got[k], want[k]);
+            CHECK(scale > 0.1);
+            CHECK(diff <= 1e-5 * scale);
+        }
+    }
 }

@@ -1,87 +1,71 @@
 #pragma once
-// Fused LayerNorm over the last dimension, as torch.nn.functional.layer_norm:
-//   y = (x - mean) * rstd * weight + bias,  rstd = 1 / sqrt(var + eps),  var biased (divide by C).
-// Forward caches each row's mean and rstd, exactly what backward needs. With xhat = (x - mean) * rstd
-// and dxhat = g * weight, per row:
+// LayerNorm over the last dimension, as torch.nn.functional.layer_norm. Each row x of C values:
+//   mean = sum(x) / C,   var = sum((x - mean)^2) / C   (biased),   rstd = 1 / sqrt(var + eps)
+//   xhat = (x - mean) * rstd
+//   y    = xhat * weight + bias
+// Forward keeps each row's mean and rstd: with x, that is all backward needs.
+//
+// Backward, with g = dL/dy for one row and dxhat = g * weight (= dL/dxhat):
+//   dweight = sum over the rows of g * xhat,   dbias = sum over the rows of g
 //   dx      = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-//   dweight += sum over rows of g * xhat,   dbias += sum over rows of g
-
-#include <cmath>
+// Why dx: every xhat_j depends on every x_i of its row, through mean and rstd. With
+//   d mean / dx_i = 1/C   and   d rstd / dx_i = -rstd^3 (x_i - mean) / C = -rstd^2 xhat_i / C,
+//   d xhat_j / dx_i = rstd (delta_ij - 1/C) + (x_j - mean) d rstd / dx_i = rstd (delta_ij - 1/C - xhat_j xhat_i / C),
+// so dx_i = sum_j dxhat_j d xhat_j / dx_i = rstd (dxhat_i - mean(dxhat) - xhat_i mean(dxhat * xhat)).
+//
+// The loops over the rows are kernels::layer_norm_forward and layer_norm_backward (kernels/layer_norm.hpp).
 
 #include "babygpt/autograd.hpp"
+#include "babygpt/kernels/layer_norm.hpp"
 #include "babygpt/profiler.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
-
-namespace detail {
-
-/// Calls f(std::integral_constant<int, CC>()) with CC = C for the common widths, whose rows are then
-/// fixed-size expressions the compiler unrolls into a few SIMD registers, else with CC = Eigen::Dynamic.
-template <typename F>
-void with_row_width(std::int64_t C, F&& f) {
-    switch (C) {
-        case 32: return f(std::integral_constant<int, 32>());
-        case 64: return f(std::integral_constant<int, 64>());
-        case 128: return f(std::integral_constant<int, 128>());
-        case 256: return f(std::integral_constant<int, 256>());
-        case 384: return f(std::integral_constant<int, 384>());
-        default: return f(std::integral_constant<int, Eigen::Dynamic>());
-    }
-}
-
-}  // namespace detail
 
 /// x (..., C), weight (C), bias (C) -> (..., C).
 template <typename T>
 Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, double eps = 1e-5) {
     profiler::Scope profile("layer_norm");
     BABYGPT_CHECK(x.dim() >= 1, "layer_norm: needs at least 1 dimension");
-    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : x.numel() / C;
+    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : x.numel() / C;  // x seen as (rows, C)
     BABYGPT_CHECK(weight.shape() == Shape{C} && bias.shape() == Shape{C}, "layer_norm: input ",
                   to_string(x.shape()), " needs weight and bias of shape (", C, ",), got ",
                   to_string(weight.shape()), " and ", to_string(bias.shape()));
-    using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
-    auto mean_rstd = std::make_shared<std::pair<Column, Column>>(Column(rows), Column(rows));
-    Tensor<T> y = Tensor<T>::empty(x.shape());
-    detail::with_row_width(C, [&](auto width) {
-        using Row = Eigen::Array<T, 1, decltype(width)::value>;  // (C)
-        const Eigen::Map<const Row> w(weight.data(), C), b(bias.data(), C);
-        for (std::int64_t r = 0; r < rows; ++r) {
-            const Eigen::Map<const Row> xr(x.data() + r * C, C);
-            const T m = xr.sum() / static_cast<T>(C);
-            const T var = (xr - m).square().sum() / static_cast<T>(C);
-            const T s = T(1) / std::sqrt(var + static_cast<T>(eps));
-            mean_rstd->first(r) = m;
-            mean_rstd->second(r) = s;
-            Eigen::Map<Row>(y.data() + r * C, C) = (xr - m) * s * w + b;
+    Tensor<T> y = Tensor<T>::empty(x.shape());                                         // (..., C)
+    Tensor<T> row_mean = Tensor<T>::empty({rows}), row_rstd = Tensor<T>::empty({rows});  // kept for backward
+
+    kernels::LayerNormForward<T> forward;
+    forward.rows = rows;
+    forward.C = C;
+    forward.x = x.data();
+    forward.weight = weight.data();
+    forward.bias = bias.data();
+    forward.eps = static_cast<T>(eps);
+    forward.y = y.data();
+    forward.mean = row_mean.data();
+    forward.rstd = row_rstd.data();
+    kernels::layer_norm_forward(forward);
+
+    record(y, "layer_norm", {x, weight, bias}, [x, weight, bias, row_mean, row_rstd, rows, C](const Tensor<T>& g) {
+        Tensor<T> dweight = Tensor<T>::empty({C}), dbias = Tensor<T>::empty({C});
+        kernels::LayerNormBackward<T> backward;
+        backward.rows = rows;
+        backward.C = C;
+        backward.x = x.data();
+        backward.weight = weight.data();
+        backward.mean = row_mean.data();
+        backward.rstd = row_rstd.data();
+        backward.dy = g.data();
+        if (x.requires_grad()) {
+            typename Tensor<T>::GradTarget dx = x.grad_target(rows, C);  // the kernel assigns or adds
+            backward.dx = dx.matrix.data();
+            backward.accumulate_dx = dx.accumulate;
         }
-    });
-    record(y, "layer_norm", {x, weight, bias}, [x, weight, bias, mean_rstd, rows, C](const Tensor<T>& g) {
-        const Column& mean = mean_rstd->first;
-        const Column& rstd = mean_rstd->second;
-        const bool need_dx = x.requires_grad();
-        // dx is written row by row: assigned if this is its first contribution, else added.
-        auto [dx, accumulate] = need_dx ? x.grad_target(rows, C) : typename Tensor<T>::GradTarget{{nullptr, 0, 0}, false};
-        detail::with_row_width(C, [&, dx = dx.data(), accumulate = accumulate](auto width) {
-            using Row = Eigen::Array<T, 1, decltype(width)::value>;  // (C)
-            const Eigen::Map<const Row> w(weight.data(), C);
-            Row dweight = Row::Zero(C), dbias = Row::Zero(C);
-            for (std::int64_t r = 0; r < rows; ++r) {
-                const Eigen::Map<const Row> xr(x.data() + r * C, C), gr(g.data() + r * C, C);
-                const Row xhat = (xr - mean(r)) * rstd(r);
-                dweight += gr * xhat;
-                dbias += gr;
-                if (!need_dx) continue;
-                const Row dxhat = gr * w;
-                const T mean_dxhat = dxhat.mean(), mean_dxhat_xhat = (dxhat * xhat).mean();
-                Eigen::Map<Row> dxr(dx + r * C, C);
-                if (accumulate) dxr += rstd(r) * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
-                else dxr = rstd(r) * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
-            }
-            if (weight.requires_grad()) weight.add_to_grad(1, C, dweight);
-            if (bias.requires_grad()) bias.add_to_grad(1, C, dbias);
-        });
+        backward.dweight = dweight.data();
+        backward.dbias = dbias.data();
+        kernels::layer_norm_backward(backward);
+        if (weight.requires_grad()) weight.add_to_grad(dweight.array());
+        if (bias.requires_grad()) bias.add_to_grad(dbias.array());
     });
     return y;
 }
