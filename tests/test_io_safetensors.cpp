@@ -637,6 +637,37 @@ TEST_CASE("safetensors: write_file_atomically writes any bytes and says whether 
     CHECK(dir.temporaries().empty());
 }
 
+TEST_CASE("io::write_file_atomically writes text or bytes, or throws naming the path and the cause") {
+    TempDir dir;
+    const std::string path = dir.file("losses.csv");
+    babygpt::io::write_file_atomically(path, "step,loss\n0,4.17\n");
+    const std::string text = "step,loss\n0,4.17\n";
+    CHECK(read_all(path) == Bytes(text.begin(), text.end()));
+    const Bytes bytes = {0x00, 0xFF, 0x0A, 0x00};  // any bytes, NUL included
+    babygpt::io::write_file_atomically(path, bytes.data(), bytes.size());
+    CHECK(read_all(path) == bytes);
+    babygpt::io::write_file_atomically(path, std::string());  // replaced by an empty file
+    CHECK(read_all(path).empty());
+    CHECK(dir.temporaries().empty());
+
+    const std::string missing = dir.file("missing_dir/losses.csv");
+    const std::string m = error_of([&] { babygpt::io::write_file_atomically(missing, text); });
+    CHECK_ERROR_CONTAINS(m, "io::write_file_atomically: cannot write '" + missing + "' (cannot create '" + missing +
+                                ".tmp.");
+    CHECK_ERROR_CONTAINS(m, "; the existing file, if any, is unchanged");
+    CHECK_FALSE(fs::exists(dir.file("missing_dir")));
+
+    fs::create_directory(dir.file("taken"));
+    fs::path inside = fs::path(dir.file("taken")) / "kept.txt";
+    std::ofstream(inside) << "kept";
+    const std::string taken = error_of([&] { babygpt::io::write_file_atomically(dir.file("taken"), text); });
+    CHECK_ERROR_CONTAINS(taken, "cannot write '" + dir.file("taken") + "'");
+    CHECK_ERROR_CONTAINS(taken, "cannot rename");
+    CHECK(fs::is_directory(dir.file("taken")));
+    CHECK(fs::exists(inside));
+    CHECK(dir.temporaries().empty());
+}
+
 #ifdef BABYGPT_TEST_DATA_DIR
 TEST_CASE("safetensors: reads the fixture written by tools/safetensors_io.py") {
     const std::string path = std::string(BABYGPT_TEST_DATA_DIR) + "/parity_small.safetensors";

@@ -120,19 +120,19 @@ TEST_CASE("io::config_from_metadata: missing, malformed and invalid fields are e
     CHECK(error_of([&] { io::config_from_metadata(invalid, "m"); }).find("divisible") != std::string::npos);
 }
 
-TEST_CASE("io::detail::parse_integer, parse_unsigned and parse_real read whole values or name the field") {
-    CHECK(io::detail::parse_integer("-42", "k", "m") == -42);
-    CHECK(io::detail::parse_integer("9223372036854775807", "k", "m") == 9223372036854775807LL);
-    CHECK(io::detail::parse_unsigned("18446744073709551615", "k", "m") == 18446744073709551615ULL);
-    CHECK(io::detail::parse_unsigned("0", "k", "m") == 0);
-    CHECK(io::detail::parse_real("0.25", "k", "m") == 0.25);
-    CHECK(error_of([] { io::detail::parse_integer("12x", "k", "m"); }) == "m: metadata 'k' = '12x' is not an integer");
-    CHECK(error_of([] { io::detail::parse_integer("9223372036854775808", "k", "m"); }).find("is not an integer") !=
+TEST_CASE("io::parse_metadata_integer, _unsigned and _real read whole values or name the field") {
+    CHECK(io::parse_metadata_integer("-42", "k", "m") == -42);
+    CHECK(io::parse_metadata_integer("9223372036854775807", "k", "m") == 9223372036854775807LL);
+    CHECK(io::parse_metadata_unsigned("18446744073709551615", "k", "m") == 18446744073709551615ULL);
+    CHECK(io::parse_metadata_unsigned("0", "k", "m") == 0);
+    CHECK(io::parse_metadata_real("0.25", "k", "m") == 0.25);
+    CHECK(error_of([] { io::parse_metadata_integer("12x", "k", "m"); }) == "m: metadata 'k' = '12x' is not an integer");
+    CHECK(error_of([] { io::parse_metadata_integer("9223372036854775808", "k", "m"); }).find("is not an integer") !=
           std::string::npos);
-    CHECK(error_of([] { io::detail::parse_real("", "k", "m"); }) == "m: metadata 'k' = '' is not a number");
-    CHECK(error_of([] { io::detail::parse_unsigned("-1", "k", "m"); }) ==
+    CHECK(error_of([] { io::parse_metadata_real("", "k", "m"); }) == "m: metadata 'k' = '' is not a number");
+    CHECK(error_of([] { io::parse_metadata_unsigned("-1", "k", "m"); }) ==
           "m: metadata 'k' = '-1' is not a non-negative integer");
-    CHECK(error_of([] { io::detail::parse_unsigned("18446744073709551616", "k", "m"); }).find("is not a") !=
+    CHECK(error_of([] { io::parse_metadata_unsigned("18446744073709551616", "k", "m"); }).find("is not a") !=
           std::string::npos);
 }
 

@@ -66,16 +66,31 @@ V parse_number(const std::string& text, const std::string& key, const std::strin
     return value;
 }
 
-inline std::int64_t parse_integer(const std::string& text, const std::string& key, const std::string& source) {
-    return parse_number<std::int64_t>(
+}  // namespace detail
+
+// ---- metadata values --------------------------------------------------------------------------------
+// Metadata values are strings. These read one whole value, the value of `key` in the file `source`, and
+// throw babygpt::Error "<source>: metadata '<key>' = '<text>' is not <an integer | ...>" if any character
+// is left over, the text is empty or the value is out of range. config_from_metadata() reads the
+// configuration with them; a program that stores values of its own in the metadata reads them back so.
+
+/// A std::int64_t, as std::stoll reads it: "-42" but not "12x", "" or "9223372036854775808".
+///
+///     std::int64_t step = babygpt::io::parse_metadata_integer("5000", "step", "model.safetensors");
+inline std::int64_t parse_metadata_integer(const std::string& text, const std::string& key,
+                                           const std::string& source) {
+    return detail::parse_number<std::int64_t>(
         text, key, source, [](const std::string& t, std::size_t* used) { return std::stoll(t, used); },
         "an integer");
 }
 
-/// As parse_integer, for the whole range of std::uint64_t; a minus sign is refused (std::stoull would
-/// wrap "-1" around to the largest value).
-inline std::uint64_t parse_unsigned(const std::string& text, const std::string& key, const std::string& source) {
-    return parse_number<std::uint64_t>(
+/// A std::uint64_t over its whole range (a seed, say); a minus sign is refused (std::stoull would wrap
+/// "-1" around to the largest value).
+///
+///     std::uint64_t seed = babygpt::io::parse_metadata_unsigned("18446744073709551615", "seed", "model.safetensors");
+inline std::uint64_t parse_metadata_unsigned(const std::string& text, const std::string& key,
+                                             const std::string& source) {
+    return detail::parse_number<std::uint64_t>(
         text, key, source,
         [](const std::string& t, std::size_t* used) {
             if (t.find('-') != std::string::npos) {
@@ -87,18 +102,19 @@ inline std::uint64_t parse_unsigned(const std::string& text, const std::string& 
         "a non-negative integer");
 }
 
-inline double parse_real(const std::string& text, const std::string& key, const std::string& source) {
-    return parse_number<double>(
+/// A double, as std::stod reads it: "0.25", "1e-3", "inf" but not "0.25x" or "".
+///
+///     double dropout = babygpt::io::parse_metadata_real("0.2", "dropout", "model.safetensors");
+inline double parse_metadata_real(const std::string& text, const std::string& key, const std::string& source) {
+    return detail::parse_number<double>(
         text, key, source, [](const std::string& t, std::size_t* used) { return std::stod(t, used); },
         "a number");
 }
 
-}  // namespace detail
-
 /// Reads and validates the configuration written by config_metadata().
 inline GPTConfig config_from_metadata(const std::map<std::string, std::string>& metadata, const std::string& source) {
     auto integer = [&](const char* key) {
-        return detail::parse_integer(detail::metadata_field(metadata, key, source), key, source);
+        return parse_metadata_integer(detail::metadata_field(metadata, key, source), key, source);
     };
     GPTConfig config;
     config.vocab_size = integer("vocab_size");
@@ -107,7 +123,7 @@ inline GPTConfig config_from_metadata(const std::map<std::string, std::string>& 
     config.n_head = integer("n_head");
     config.n_layer = integer("n_layer");
     auto it = metadata.find("dropout");
-    config.dropout = it == metadata.end() ? 0.0 : detail::parse_real(it->second, "dropout", source);
+    config.dropout = it == metadata.end() ? 0.0 : parse_metadata_real(it->second, "dropout", source);
     try {
         config.validate();
     } catch (const Error& e) {

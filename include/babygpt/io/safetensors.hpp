@@ -26,6 +26,9 @@
 // load into float or double); the other dtypes are recognised and kept as raw bytes, and converting
 // them to a Tensor throws. Entry fields other than dtype, shape and data_offsets are ignored.
 //
+// io::write_file_atomically(), at the end of this file, is how save() writes: it writes any bytes to any
+// file so that a crash never leaves a partial file.
+//
 // The writer puts "__metadata__" first (when there is any), then the tensors in name order, each
 // tensor's bytes following the previous one's, in the compact JSON form {"a":{"dtype":...},...}.
 
@@ -41,6 +44,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -634,6 +638,7 @@ struct WriteFailure {
 /// Writes `size` bytes at `bytes` to `path` atomically: into a new temporary file next to it (see
 /// temporary_name), synced to disk, then renamed over `path`, and the rename synced as far as the file
 /// system allows. On failure the temporary is removed, `path` is left as it was, and the result says why.
+/// io::write_file_atomically() is the public form, which throws instead.
 inline std::optional<WriteFailure> write_file_atomically(const std::string& path, const unsigned char* bytes,
                                                          std::size_t size) {
     const std::string temporary = temporary_name(path);
@@ -651,6 +656,15 @@ inline std::optional<WriteFailure> write_file_atomically(const std::string& path
     }
     sync_directory_of(path);
     return std::nullopt;
+}
+
+/// write_file_atomically(), throwing babygpt::Error "<what>: cannot write '<path>' (<why>); the existing
+/// file, if any, is unchanged" on failure.
+inline void write_file_atomically_or_throw(const std::string& path, const unsigned char* bytes, std::size_t size,
+                                           const char* what) {
+    const auto failure = write_file_atomically(path, bytes, size);
+    BABYGPT_CHECK(!failure, what, ": cannot write ", quote_path(path), " (", failure->reason,
+                  "); the existing file, if any, is unchanged");
 }
 
 }  // namespace detail
@@ -762,9 +776,7 @@ inline std::vector<unsigned char> serialize(const Contents& contents) {
 /// names the path.
 inline void save(const std::string& path, const Contents& contents) {
     const std::vector<unsigned char> bytes = serialize(contents);
-    const auto failure = detail::write_file_atomically(path, bytes.data(), bytes.size());
-    BABYGPT_CHECK(!failure, "safetensors::save: cannot write ", detail::quote_path(path), " (", failure->reason,
-                  "); the existing file, if any, is unchanged");
+    detail::write_file_atomically_or_throw(path, bytes.data(), bytes.size(), "safetensors::save");
 }
 
 // ---- tensors -----------------------------------------------------------------------------------------
@@ -823,3 +835,28 @@ Tensor<T> get(const Contents& contents, const std::string& name) {
 }
 
 }  // namespace babygpt::safetensors
+
+namespace babygpt::io {
+
+// ---- writing any file atomically -----------------------------------------------------------------------
+
+/// Writes `size` bytes at `bytes` to `path`, replacing any file there, atomically: the bytes go to a new
+/// temporary file next to `path` ("<path>.tmp.<pid>.<n>", on the same file system), which is synced to
+/// disk (fsync) and closed, then renamed over `path`, and the rename itself is synced as far as the file
+/// system allows. Whoever reads `path`, even after a crash or a kill at any moment, finds either the old
+/// file or the whole new one, never a partial file. On failure the temporary is removed, `path` is left
+/// as it was, and babygpt::Error names `path` and the cause (the directory is missing or read-only, the
+/// disk is full, `path` is a directory, ...). On POSIX systems the new file has permissions 0644 (less the
+/// umask), whatever the old one had. safetensors::save() writes its files this way.
+///
+///     babygpt::io::write_file_atomically("losses.csv", "step,loss\n0,4.17\n");
+inline void write_file_atomically(const std::string& path, const unsigned char* bytes, std::size_t size) {
+    safetensors::detail::write_file_atomically_or_throw(path, bytes, size, "io::write_file_atomically");
+}
+
+/// The same for text (any bytes: the string is written as it is).
+inline void write_file_atomically(const std::string& path, std::string_view text) {
+    write_file_atomically(path, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+}
+
+}  // namespace babygpt::io
