@@ -11,6 +11,8 @@
 
 #include <babygpt/error.hpp>
 
+#include "errors.hpp"
+
 namespace babygpt_cli {
 
 namespace {
@@ -47,7 +49,7 @@ std::uint64_t check_input_file(const std::string& path, const char* kind, const 
     if (::stat(path.c_str(), &info) != 0) {
         const int error = errno;
         BABYGPT_CHECK(error != ENOENT && error != ENOTDIR, path, ": no such ", kind, "; ", fix);
-        babygpt::detail::throw_error(path, ": cannot read it (", std::strerror(error), "); ", fix);
+        fail(path, ": cannot read it (", std::strerror(error), "); ", fix);
     }
     BABYGPT_CHECK(S_ISREG(info.st_mode), path, ": is ", file_type(info.st_mode), ", not a regular file; ", fix);
     const auto size = static_cast<std::uint64_t>(info.st_size);

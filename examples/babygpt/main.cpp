@@ -18,6 +18,7 @@
 #include <babygpt/version.hpp>
 
 #include "activity.hpp"
+#include "errors.hpp"
 #include "input_files.hpp"
 #include "sample.hpp"
 #include "settings.hpp"
@@ -27,6 +28,7 @@
 namespace {
 
 using babygpt_cli::TrainSettings;
+using babygpt_cli::fail;
 using babygpt_cli::max_config_bytes;
 using babygpt_cli::read_small_text_file;
 
@@ -72,7 +74,7 @@ void apply_config_file(CLI::App& command, const std::string& path) {
     try {
         items = command.get_config_formatter()->from_config(text);
     } catch (const CLI::ParseError& e) {
-        babygpt::detail::throw_error(path, ": ", e.what(), "; pass a TOML or INI file with --config");
+        fail(path, ": ", e.what(), "; pass a TOML or INI file with --config");
     }
     for (const CLI::ConfigItem& item : items) {
         if (item.name == "++" || item.name == "--") continue;  // a [section] opening or closing

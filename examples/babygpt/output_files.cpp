@@ -12,6 +12,7 @@
 #include <babygpt/error.hpp>
 
 #include "checkpoint_header.hpp"
+#include "errors.hpp"
 
 namespace babygpt_cli {
 
@@ -126,11 +127,11 @@ void check_no_earlier_run(const RunPaths& paths, bool overwrite, bool resuming_i
         const bool checkpoint = metadata && metadata->count("format") && metadata->at("format") == "babygpt-checkpoint";
         if (checkpoint) {
             const auto step = metadata->find("step");
-            babygpt::detail::throw_error(paths.model, " exists (step ", step != metadata->end() ? step->second : "?",
+            fail(paths.model, " exists (step ", step != metadata->end() ? step->second : "?",
                                          "); pass --resume ", paths.model, " to continue it, --overwrite to replace it, ",
                                          "or --out to write elsewhere");
         }
-        babygpt::detail::throw_error(paths.model, " exists and is not a babygpt checkpoint; pass --overwrite to ",
+        fail(paths.model, " exists and is not a babygpt checkpoint; pass --overwrite to ",
                                      "replace it, or --out to write elsewhere");
     }
     for (const std::string* file : {&paths.csv, &paths.svg})
@@ -174,7 +175,7 @@ RunLock::RunLock(const RunPaths& paths) : path_(paths.lock) {
             BABYGPT_CHECK(error != EWOULDBLOCK, paths.model, " is being written by another 'babygpt train'",
                           pid.empty() ? "" : " (process " + pid + ")",
                           "; wait for it to finish or stop it, or pass --out to write elsewhere");
-            babygpt::detail::throw_error(path_, ": cannot lock the file (", std::strerror(error),
+            fail(path_, ": cannot lock the file (", std::strerror(error),
                                          "); pass --out to write elsewhere");
         }
         struct stat held {}, named {};

@@ -10,6 +10,7 @@
 #include <babygpt/io/state_dict.hpp>
 
 #include "checkpoint_header.hpp"
+#include "errors.hpp"
 
 namespace babygpt_cli {
 
@@ -43,15 +44,15 @@ const std::string& field(const Metadata& m, const std::string& key, const std::s
 }
 
 std::int64_t integer(const Metadata& m, const std::string& key, const std::string& source) {
-    return babygpt::io::detail::parse_integer(field(m, key, source), key, source);
+    return babygpt::io::parse_metadata_integer(field(m, key, source), key, source);
 }
 
 std::uint64_t unsigned_integer(const Metadata& m, const std::string& key, const std::string& source) {
-    return babygpt::io::detail::parse_unsigned(field(m, key, source), key, source);
+    return babygpt::io::parse_metadata_unsigned(field(m, key, source), key, source);
 }
 
 double real(const Metadata& m, const std::string& key, const std::string& source) {
-    return babygpt::io::detail::parse_real(field(m, key, source), key, source);
+    return babygpt::io::parse_metadata_real(field(m, key, source), key, source);
 }
 
 }  // namespace
@@ -116,7 +117,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const char* option) {
     try {
         info.vocabulary = babygpt::data::Vocabulary(chars);
     } catch (const babygpt::Error& e) {
-        babygpt::detail::throw_error(path, ": the stored vocabulary is corrupt: ", e.what());
+        fail(path, ": the stored vocabulary is corrupt: ", e.what());
     }
     BABYGPT_CHECK(info.vocabulary.size() == config.vocab_size, path, ": the vocabulary has ", info.vocabulary.size(),
                   " characters but vocab_size is ", config.vocab_size);
@@ -193,13 +194,6 @@ void load_optimizer(babygpt::optim::AdamW<float>& optimizer, const babygpt::GPT<
     BABYGPT_CHECK(belongs(*optim), paths.optimizer, ": this optimizer state does not belong to ", paths.model,
                   " (different run or step); the pair was not written together");
     babygpt::io::load_adamw_state_dict(optimizer, model, *optim, paths.optimizer);
-}
-
-void write_text_file(const std::string& path, const std::string& text) {
-    const auto failure = st::detail::write_file_atomically(
-        path, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-    BABYGPT_CHECK(!failure || failure->created, path, ": cannot write the file");
-    BABYGPT_CHECK(!failure, path, ": could not write the file (disk full or not writable?)");
 }
 
 }  // namespace babygpt_cli

@@ -1,6 +1,7 @@
 #pragma once
-// The files of a training run: the checkpoint (model state_dict plus metadata), its optimizer sibling,
-// and the metrics CSV and SVG next to them. All writes are atomic (temporary file, fsync, rename).
+// The checkpoint of a training run: the model state_dict plus metadata, and its optimizer sibling. All
+// writes are atomic (temporary file, fsync, rename), as are those of the metrics CSV and SVG next to
+// them (train.cpp writes those with babygpt::io::write_file_atomically).
 
 #include <cstdint>
 #include <limits>
@@ -51,8 +52,5 @@ void load_weights(babygpt::GPT<float>& model, const LoadedCheckpoint& checkpoint
 /// Restores the optimizer from the sibling file, checking that it belongs to this checkpoint.
 void load_optimizer(babygpt::optim::AdamW<float>& optimizer, const babygpt::GPT<float>& model,
                     const RunPaths& paths, const CheckpointInfo& info);
-
-/// Writes text to `path` atomically; throws babygpt::Error naming the path on failure.
-void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace babygpt_cli

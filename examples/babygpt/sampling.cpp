@@ -4,6 +4,7 @@
 
 #include <babygpt/data/utf8.hpp>
 
+#include "errors.hpp"
 #include "signals.hpp"
 
 namespace babygpt_cli {
@@ -24,7 +25,7 @@ std::vector<std::int64_t> encode_prompt(const babygpt::data::Vocabulary& vocabul
     try {
         ids = vocabulary.encode(babygpt::data::decode_utf8(prompt, "the prompt"));
     } catch (const babygpt::Error& e) {
-        babygpt::detail::throw_error("prompt \"", prompt, "\": ", e.what());
+        fail("prompt \"", prompt, "\": ", e.what());
     }
     BABYGPT_CHECK(!ids.empty(), "the prompt is empty; give at least one character (e.g. --prompt \"The \")");
     return ids;

@@ -8,6 +8,7 @@
 #include <babygpt/error.hpp>
 #include <babygpt/models/gpt.hpp>
 
+#include "errors.hpp"
 #include "threads_option.hpp"
 
 namespace babygpt_cli {
@@ -56,7 +57,7 @@ inline TrainSettings preset_settings(const std::string& name) {
         s.learning_rate = 3e-4;
         return s;
     }
-    babygpt::detail::throw_error("unknown preset '", name, "'; choose v9 or v11");
+    fail("unknown preset '", name, "'; choose v9 or v11");
 }
 
 /// Every setting must be usable; the message names the option to change.

@@ -11,6 +11,7 @@
 #include <babygpt/data/batches.hpp>
 #include <babygpt/data/utf8.hpp>
 #include <babygpt/data/vocabulary.hpp>
+#include <babygpt/io/safetensors.hpp>  // io::write_file_atomically
 #include <babygpt/models/gpt.hpp>
 #include <babygpt/optim/adamw.hpp>
 #include <babygpt/threads.hpp>
@@ -328,9 +329,10 @@ int train(TrainRequest request) {
             window_seconds = 0;
             window_steps = 0;
             save(step);
-            write_text_file(paths.csv, metrics_csv(metrics));
-            write_text_file(paths.svg, loss_plot_svg(metrics, {std::filesystem::path(request.data_path).filename().string(),
-                                                                s.preset, model.parameter_count()}));
+            babygpt::io::write_file_atomically(paths.csv, metrics_csv(metrics));
+            babygpt::io::write_file_atomically(
+                paths.svg, loss_plot_svg(metrics, {std::filesystem::path(request.data_path).filename().string(),
+                                                   s.preset, model.parameter_count()}));
             if (interrupt_signal() != 0) return stop_interrupted(step, " after the evaluation");
         }
 
