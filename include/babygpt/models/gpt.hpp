@@ -107,10 +107,10 @@ struct SamplingOptions {
     std::int64_t top_k = 0;    // 0: sample from every token; k: only from the k most likely
 };
 
-template <typename T>
+template <typename Scalar>
 struct GPTOutput {
-    Tensor<T> logits;  // (B, T, V)
-    Tensor<T> loss;    // () mean cross-entropy, undefined when no targets were given
+    Tensor<Scalar> logits;  // (B, T, V)
+    Tensor<Scalar> loss;    // () mean cross-entropy, undefined when no targets were given
 };
 
 /// The BabyGPT language model.
@@ -122,8 +122,8 @@ struct GPTOutput {
 ///     IndexTensor targets = IndexTensor::rand({4, 8}, gen, 0, 65);  // (B, T) the next tokens
 ///     auto [logits, loss] = model.forward(idx, targets);  // (B, T) ids -> (B, T, V), ()
 ///     loss.backward();
-template <typename T>
-class GPT : public nn::Module<T> {
+template <typename Scalar>
+class GPT : public nn::Module<Scalar> {
 public:
     GPT(const GPTConfig& config, Generator& gen)
         : config(validated(config)),
@@ -135,8 +135,8 @@ public:
         this->register_module("token_embedding_table", token_embedding_table);
         this->register_module("postion_embedding_table", postion_embedding_table);
         for (std::int64_t l = 0; l < config.n_layer; ++l) {
-            blocks.push_back(std::make_unique<nn::Block<T>>(config.n_embed, config.n_head, config.block_size,
-                                                            config.dropout, dropout_gen_));
+            blocks.push_back(std::make_unique<nn::Block<Scalar>>(config.n_embed, config.n_head, config.block_size,
+                                                                 config.dropout, dropout_gen_));
             this->register_module("blocks." + std::to_string(l), *blocks.back());
         }
         this->register_module("ln_final", ln_final);
@@ -144,8 +144,8 @@ public:
     }
 
     /// idx (B, T) token ids with T <= block_size; targets (B, T) or undefined.
-    GPTOutput<T> forward(const IndexTensor& idx, const IndexTensor& targets = IndexTensor()) const {
-        GPTOutput<T> out;
+    GPTOutput<Scalar> forward(const IndexTensor& idx, const IndexTensor& targets = IndexTensor()) const {
+        GPTOutput<Scalar> out;
         out.logits = lm_head.forward(features(idx));                    // (B, T, V)
         if (targets.defined()) out.loss = cross_entropy(out.logits, targets);  // ()
         return out;
@@ -154,7 +154,7 @@ public:
     /// The mean cross-entropy of forward(idx, targets) without materialising the logits: the lm_head and
     /// the loss run as one fused op (ops/linear_cross_entropy.hpp). The same value and gradients as
     /// forward(idx, targets).loss up to rounding, and faster for training and evaluation.
-    Tensor<T> loss(const IndexTensor& idx, const IndexTensor& targets) const {
+    Tensor<Scalar> loss(const IndexTensor& idx, const IndexTensor& targets) const {
         return linear_cross_entropy(features(idx), lm_head.weight, lm_head.bias, targets);  // ()
     }
 
@@ -162,8 +162,8 @@ public:
     /// length (one nn::AttentionCache per block, holding the keys and values of positions 0..position-1
     /// of the same sequences). Returns that position's logits, (B, V): forward(idx).logits[:, position]
     /// for the idx whose earlier columns filled the caches. Runs without a graph and without dropout.
-    Tensor<T> forward_cached(const IndexTensor& tokens, std::int64_t position,
-                             std::vector<nn::AttentionCache<T>>& caches) const {
+    Tensor<Scalar> forward_cached(const IndexTensor& tokens, std::int64_t position,
+                                  std::vector<nn::AttentionCache<Scalar>>& caches) const {
         BABYGPT_CHECK(tokens.dim() == 2 && tokens.size(1) == 1, "GPT::forward_cached: tokens must be (B, 1), got ",
                       to_string(tokens.shape()));
         BABYGPT_CHECK(caches.size() == blocks.size(), "GPT::forward_cached: ", caches.size(), " caches for ",
@@ -175,9 +175,9 @@ public:
                           " does not follow the ", cache.length, " cached positions");
         NoGradGuard no_grad;
         const IndexTensor pos = IndexTensor::full({1}, position);                                  // (1)
-        Tensor<T> x = token_embedding_table.forward(tokens) + postion_embedding_table.forward(pos);  // (B, 1, C)
-        for (std::size_t l = 0; l < blocks.size(); ++l) x = blocks[l]->forward_cached(x, caches[l]);  // (B, 1, C)
-        const Tensor<T> logits = lm_head.forward(ln_final.forward(x));                               // (B, 1, V)
+        Tensor<Scalar> x = token_embedding_table.forward(tokens) + postion_embedding_table.forward(pos);  // (B, 1, C)
+        for (std::size_t l = 0; l < blocks.size(); ++l) x = blocks[l]->forward_cached(x, caches[l]);   // (B, 1, C)
+        const Tensor<Scalar> logits = lm_head.forward(ln_final.forward(x));                            // (B, 1, V)
         return reshape(logits, {tokens.size(0), config.vocab_size});                                 // (B, V)
     }
 
@@ -203,11 +203,11 @@ public:
         std::vector<double> probs(static_cast<std::size_t>(V));  // scratch for sample()
         // While the context fits in block_size, a KV cache computes only the newest position; a prompt
         // longer than that never fits. Dropout in training mode needs the full forward, which applies it.
-        std::optional<KVCacheDecoder<T>> cache;
+        std::optional<KVCacheDecoder<Scalar>> cache;
         if ((!this->is_training() || config.dropout == 0.0) && idx.size(1) <= config.block_size && max_new_tokens > 0)
             cache.emplace(*this, B);
         std::vector<std::int64_t> next(static_cast<std::size_t>(B));  // the cache's input: one token per row
-        typename Tensor<T>::Matrix last_logits;  // (B, V)
+        typename Tensor<Scalar>::Matrix last_logits;  // (B, V)
         for (std::int64_t step = 0; step < max_new_tokens; ++step) {
             const auto total = static_cast<std::int64_t>(rows[0].size());
             if (cache && total <= config.block_size) {
@@ -220,7 +220,7 @@ public:
                 IndexTensor context = IndexTensor::empty({B, len});
                 for (std::int64_t b = 0; b < B; ++b)
                     std::copy(rows[b].end() - len, rows[b].end(), context.data() + b * len);
-                const Tensor<T> logits = forward(context).logits;  // (B, len, V)
+                const Tensor<Scalar> logits = forward(context).logits;  // (B, len, V)
                 last_logits.resize(B, V);
                 for (std::int64_t b = 0; b < B; ++b)  // the logits of the last position
                     last_logits.row(b) = logits.matrix(B * len, V).row(b * len + len - 1);
@@ -245,11 +245,11 @@ private:
     Generator dropout_gen_;  // declared before the layers, which keep a pointer to it
 
 public:
-    nn::Embedding<T> token_embedding_table;
-    nn::Embedding<T> postion_embedding_table;  // sic: the reference's name, kept for state_dict parity
-    std::vector<std::unique_ptr<nn::Block<T>>> blocks;
-    nn::LayerNorm<T> ln_final;
-    nn::Linear<T> lm_head;
+    nn::Embedding<Scalar> token_embedding_table;
+    nn::Embedding<Scalar> postion_embedding_table;  // sic: the reference's name, kept for state_dict parity
+    std::vector<std::unique_ptr<nn::Block<Scalar>>> blocks;
+    nn::LayerNorm<Scalar> ln_final;
+    nn::Linear<Scalar> lm_head;
 
 private:
     /// The configuration, after validate() has accepted it (it throws otherwise): no layer is built
@@ -260,19 +260,19 @@ private:
     }
 
     /// idx (B, T) -> the final LayerNorm's output (B, T, C): everything up to the lm_head.
-    Tensor<T> features(const IndexTensor& idx) const {
+    Tensor<Scalar> features(const IndexTensor& idx) const {
         BABYGPT_CHECK(idx.dim() == 2, "GPT::forward: idx must be (B, T), got ", to_string(idx.shape()));
-        const std::int64_t Tn = idx.size(1);
-        BABYGPT_CHECK(Tn >= 1 && Tn <= config.block_size, "GPT::forward: sequence length ", Tn,
+        const std::int64_t T = idx.size(1);
+        BABYGPT_CHECK(T >= 1 && T <= config.block_size, "GPT::forward: sequence length ", T,
                       " must be between 1 and block_size = ", config.block_size);
-        const IndexTensor pos = IndexTensor::arange(Tn);                                         // (T)
-        Tensor<T> x = token_embedding_table.forward(idx) + postion_embedding_table.forward(pos);  // (B, T, C)
+        const IndexTensor pos = IndexTensor::arange(T);                                         // (T)
+        Tensor<Scalar> x = token_embedding_table.forward(idx) + postion_embedding_table.forward(pos);  // (B, T, C)
         for (const auto& block : blocks) x = block->forward(x);                                   // (B, T, C)
         return ln_final.forward(x);                                                                // (B, T, C)
     }
 
     /// Draws one token from softmax(logits / temperature), restricted to the top_k largest if top_k > 0.
-    static std::int64_t sample(const T* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
+    static std::int64_t sample(const Scalar* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
                                std::vector<double>& probs) {
         double threshold = -std::numeric_limits<double>::infinity();
         if (options.top_k > 0 && options.top_k < V) {  // probs as the scratch for the k-th largest logit
