@@ -37,19 +37,14 @@ inline std::int64_t cross_entropy_block_rows(std::int64_t N, std::int64_t V, std
     return std::max<std::int64_t>(std::min<std::int64_t>(std::max<std::int64_t>(rows, 128), N), 1);
 }
 
-}  // namespace detail
-
-/// x (..., C), weight (V, C), bias (V) or undefined, integer targets (...) in [0, V)
-/// -> mean cross-entropy of x W^T + b against the targets, shape ().
+/// The shapes linear_cross_entropy needs, each refused with a message that names them.
 template <typename T>
-Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
-                               const IndexTensor& targets) {
-    if (ReferenceMode::is_enabled()) return cross_entropy(linear(x, weight, bias), targets);
-    profiler::Scope profile("linear_cross_entropy");
+void check_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                                const IndexTensor& targets) {
     BABYGPT_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear_cross_entropy: input ",
                   to_string(x.shape()), " and weight ", to_string(weight.shape()),
                   ": the weight must be (classes, in_features) with in_features = the input's last dimension");
-    const std::int64_t C = weight.size(1), V = weight.size(0);
+    const std::int64_t V = weight.size(0);
     BABYGPT_CHECK(!bias.defined() || bias.shape() == Shape{V}, "linear_cross_entropy: bias ", to_string(bias.shape()),
                   " does not match weight ", to_string(weight.shape()), " (expected (", V, ",))");
     BABYGPT_CHECK(targets.dim() + 1 == x.dim() && std::equal(targets.shape().begin(), targets.shape().end(),
@@ -60,6 +55,19 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     BABYGPT_CHECK(N > 0 && V > 0, "linear_cross_entropy: no rows or no classes (input ", to_string(x.shape()),
                   ", weight ", to_string(weight.shape()), ")");
     detail::check_targets("linear_cross_entropy", targets, V);
+}
+
+}  // namespace detail
+
+/// x (..., C), weight (V, C), bias (V) or undefined, integer targets (...) in [0, V)
+/// -> mean cross-entropy of x W^T + b against the targets, shape ().
+template <typename T>
+Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                               const IndexTensor& targets) {
+    if (ReferenceMode::is_enabled()) return cross_entropy(linear(x, weight, bias), targets);
+    profiler::Scope profile("linear_cross_entropy");
+    detail::check_linear_cross_entropy(x, weight, bias, targets);
+    const std::int64_t C = weight.size(1), V = weight.size(0), N = targets.numel();
 
     const bool needs_grad = GradMode::is_enabled() &&
                             (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
