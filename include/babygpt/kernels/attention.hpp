@@ -115,11 +115,6 @@ void attention_head_forward(const AttentionHead<Scalar>& head, HeadSlice<Scalar>
 template <typename Scalar>
 void attention_head_backward(const AttentionHead<Scalar>& head, AttentionHeadGrad<Scalar> grad) {
     if (head.T() > kShortContext) return head_backward_blocked(head, grad);
-    if (!grad.accumulate) {  // the loops add to their sums: a fresh buffer starts at zero
-        grad.dQ.setZero();
-        grad.dK.setZero();
-        grad.dV.setZero();
-    }
     const bool fixed_size = with_constant<8, 16, 32, 64>(head.head_size(), [&](auto hs) {
         head_backward_loops<decltype(hs)::value>(head, grad);
     });

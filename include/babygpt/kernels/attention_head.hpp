@@ -4,10 +4,10 @@
 //
 //     kernels::attention_head_forward(head, out);   // head: Q, K, V, P, scale, dropout
 //
-// instead of a dozen pointers and strides. The maps own nothing; the op's tensors do.
+// instead of a dozen pointers and strides. The maps own nothing; the op's tensors do. A kernel that
+// writes through a view takes it by value: a const Eigen map only reads.
 
 #include <cstdint>
-#include <optional>
 
 #include <Eigen/Core>
 
@@ -30,26 +30,26 @@ using ConstHeadSlice = Eigen::Map<const HeadMatrix<Scalar>, 0, Eigen::OuterStrid
 /// or keep_scale = 1 / (1 - p) as the hashed mask (ops/dropout.hpp) decides for index first + i T + j.
 template <typename Scalar>
 struct HeadDropout {
-    std::optional<babygpt::detail::DropoutMask> mask;  // empty: no dropout
+    const babygpt::detail::DropoutMask* mask = nullptr;  // null: no dropout
     Scalar keep_scale = 1;
     std::uint64_t first = 0;  // the mask index of P[0][0]
     std::int64_t T = 0;
 
-    bool active() const { return mask.has_value(); }
+    bool active() const { return mask != nullptr; }
     Scalar operator()(std::int64_t i, std::int64_t j) const {
         if (!mask) return Scalar(1);
         return mask->keep(first + static_cast<std::uint64_t>(i * T + j)) ? keep_scale : Scalar(0);
     }
 };
 
-/// One head of one batch entry: what its forward reads and writes, and its backward reads.
+/// One head of one batch entry: what its forward reads and writes, and its backward reads. P (T, T)
+/// is written by the forward (the probabilities, zero above the diagonal) and read by the backward.
 template <typename Scalar>
 struct AttentionHead {
-    ConstHeadSlice<Scalar> Q, K, V;  // (T, hs) each
-    Eigen::Map<HeadMatrix<Scalar>> P;  // (T, T): the forward writes softmax(scores) with zeros above
-                                           // the diagonal; the backward reads it
-    Scalar scale;                    // of the scores: 1 / sqrt(hs)
-    HeadDropout<Scalar> dropout;     // of P
+    ConstHeadSlice<Scalar> Q, K, V;    // (T, hs) each
+    Eigen::Map<HeadMatrix<Scalar>> P;  // (T, T)
+    Scalar scale;                      // of the scores: 1 / sqrt(hs)
+    HeadDropout<Scalar> dropout;       // of P
 
     std::int64_t T() const { return Q.rows(); }
     std::int64_t head_size() const { return Q.cols(); }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 
 #include <Eigen/Core>
@@ -116,8 +117,9 @@ void head_forward_loops(AttentionHead<Scalar> head, HeadSlice<Scalar> out) {
     }
 }
 
-/// Adds one head's contribution to dQ, dK and dV from dO (grad.accumulate is not read: the caller
-/// zero-fills a fresh buffer first). The formulas are ops/attention.hpp's.
+/// Adds one head's contribution to dQ, dK and dV from dO, or assigns it to a fresh buffer
+/// (grad.accumulate false: zero-filled first, as the loops add term by term). The formulas are
+/// ops/attention.hpp's.
 template <int HS, typename Scalar>
 void head_backward_loops(const AttentionHead<Scalar>& head, AttentionHeadGrad<Scalar> grad) {
     const Scalar *Q = head.Q.data(), *K = head.K.data(), *V = head.V.data();
@@ -128,6 +130,9 @@ void head_backward_loops(const AttentionHead<Scalar>& head, AttentionHeadGrad<Sc
     const Scalar* P = head.P.data();
     const Scalar* G = grad.dO.data();
     Scalar *dQ = grad.dQ.data(), *dK = grad.dK.data(), *dV = grad.dV.data();
+    if (!grad.accumulate)  // HS known: a few vector stores per row, not a call to memset
+        for (std::int64_t t = 0; t < T; ++t)
+            for (Scalar* row : {dQ + t * ld, dK + t * ld, dV + t * ld}) std::fill_n(row, hs, Scalar(0));
     Scalar dp[kShortContext];  // row i of dP
     for (std::int64_t i = 0; i < T; ++i) {
         const Scalar* p = P + i * T;

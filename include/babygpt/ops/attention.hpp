@@ -49,29 +49,32 @@ struct AttentionHeads {
     std::optional<DropoutMask> mask;  // empty: no dropout
     Scalar keep_scale;                // 1 / (1 - p)
 
-    /// Row 0 of head bh's columns in a (B, T, 3C) tensor (part 0, 1, 2: q, k, v) and in a (B, T, C) one.
-    std::int64_t in_qkv(std::int64_t bh, int part) const { return bh / n_head * T * 3 * C + part * C + bh % n_head * hs; }
-    std::int64_t in_output(std::int64_t bh) const { return bh / n_head * T * C + bh % n_head * hs; }
+    /// Where head bh's columns start in a (B, T, 3C) tensor (part 0, 1, 2: q, k, v) and in a (B, T, C) one.
+    std::int64_t qkv_offset(std::int64_t bh, int part) const {
+        return bh / n_head * T * 3 * C + part * C + bh % n_head * hs;
+    }
+    std::int64_t output_offset(std::int64_t bh) const { return bh / n_head * T * C + bh % n_head * hs; }
 
     /// Its q, k, v (T, hs) in qkv, its (T, T) matrix of probs (B, nh, T, T) and its dropout.
     kernels::AttentionHead<Scalar> head(const Tensor<Scalar>& qkv, const Tensor<Scalar>& probs, std::int64_t bh) const {
-        const Scalar* q = qkv.data() + in_qkv(bh, 0);
+        const Scalar* q = qkv.data() + qkv_offset(bh, 0);
         const Eigen::OuterStride<> row(3 * C);
-        const kernels::HeadDropout<Scalar> dropout{mask, keep_scale, static_cast<std::uint64_t>(bh * T * T), T};
+        const kernels::HeadDropout<Scalar> dropout{mask ? &*mask : nullptr, keep_scale,
+                                                   static_cast<std::uint64_t>(bh * T * T), T};
         return {{q, T, hs, row}, {q + C, T, hs, row}, {q + 2 * C, T, hs, row}, {probs.data() + bh * T * T, T, T},
                 scale, dropout};
     }
     /// Its (T, hs) columns of the output (B, T, C).
     kernels::HeadSlice<Scalar> output(const Tensor<Scalar>& out, std::int64_t bh) const {
-        return {out.data() + in_output(bh), T, hs, Eigen::OuterStride<>(C)};
+        return {out.data() + output_offset(bh), T, hs, Eigen::OuterStride<>(C)};
     }
     /// Its columns of the output's gradient g (B, T, C) and of qkv's gradient dqkv (B, T, 3C).
     kernels::AttentionHeadGrad<Scalar> gradients(const Tensor<Scalar>& g,
                                                  typename Tensor<Scalar>::GradTarget dqkv,
                                                  std::int64_t bh) const {
-        Scalar* dq = dqkv.matrix.data() + in_qkv(bh, 0);
+        Scalar* dq = dqkv.matrix.data() + qkv_offset(bh, 0);
         const Eigen::OuterStride<> row(3 * C);
-        return {{g.data() + in_output(bh), T, hs, Eigen::OuterStride<>(C)},
+        return {{g.data() + output_offset(bh), T, hs, Eigen::OuterStride<>(C)},
                 {dq, T, hs, row}, {dq + C, T, hs, row}, {dq + 2 * C, T, hs, row}, dqkv.accumulate};
     }
 };
@@ -94,7 +97,7 @@ Tensor<Scalar> causal_self_attention(const Tensor<Scalar>& qkv, std::int64_t n_h
     const std::int64_t hs = C / n_head;
     detail::AttentionHeads<Scalar> heads{B, T, C, n_head, hs, Scalar(1) / std::sqrt(static_cast<Scalar>(hs)),
                                          std::nullopt, Scalar(1)};
-    if (training && dropout_p > 0.0) {
+    if (training && dropout_p > 0.0) {  // dropout of P: one key drawn now, M hashed from it (see above)
         heads.mask = detail::DropoutMask(dropout_p, gen);
         heads.keep_scale = static_cast<Scalar>(1.0 / (1.0 - dropout_p));
     }
