@@ -5,8 +5,12 @@
 // common widths (32, 64, 128, 256, 384) a row is a fixed-size Eigen array, which the compiler unrolls
 // into a few SIMD registers; any other width runs the same code with a dynamic-size row.
 //
-//     kernels::LayerNormForward<float> args;  // fill in every field by name, then
-//     kernels::layer_norm_forward(args);
+//     std::vector<float> x = {1, 2, 3, 4, 5, 6}, weight(3, 1.f), bias(3, 0.f), y(6), mean(2), rstd(2);
+//     kernels::LayerNormForward<float> args;  // two rows of three; every argument by name
+//     args.rows = 2; args.C = 3; args.eps = 1e-5f;
+//     args.x = x.data(); args.weight = weight.data(); args.bias = bias.data();
+//     args.y = y.data(); args.mean = mean.data(); args.rstd = rstd.data();
+//     kernels::layer_norm_forward(args);      // mean {2, 5}; y {-1.22, 0, 1.22, -1.22, 0, 1.22}
 
 #include <cmath>
 #include <cstdint>
@@ -63,7 +67,7 @@ void layer_norm_forward_rows(const LayerNormForward<Scalar>& a) {
     }
 }
 
-template <int Width, typename Scalar>
+template <int Width, bool AccumulateDx, typename Scalar>
 void layer_norm_backward_rows(const LayerNormBackward<Scalar>& a) {
     using Row = Eigen::Array<Scalar, 1, Width>;  // (C), fixed-size unless Width is Eigen::Dynamic
     const std::int64_t C = a.C;
@@ -80,11 +84,18 @@ void layer_norm_backward_rows(const LayerNormBackward<Scalar>& a) {
         // The formula once, as an unevaluated expression; the assignment below evaluates it.
         const auto dx_row = a.rstd[r] * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
         Eigen::Map<Row> dxr(a.dx + r * C, C);
-        if (a.accumulate_dx) dxr += dx_row;
+        if constexpr (AccumulateDx) dxr += dx_row;
         else dxr = dx_row;
     }
     Eigen::Map<Row>(a.dweight, C) = dweight;
     Eigen::Map<Row>(a.dbias, C) = dbias;
+}
+
+/// accumulate_dx as a template argument: each case is its own loop, without a branch per row.
+template <int Width, typename Scalar>
+void layer_norm_backward_width(const LayerNormBackward<Scalar>& a) {
+    if (a.accumulate_dx) layer_norm_backward_rows<Width, true>(a);
+    else layer_norm_backward_rows<Width, false>(a);
 }
 
 }  // namespace detail
@@ -102,9 +113,9 @@ void layer_norm_forward(const LayerNormForward<Scalar>& a) {
 template <typename Scalar>
 void layer_norm_backward(const LayerNormBackward<Scalar>& a) {
     const bool fixed = with_constant<32, 64, 128, 256, 384>(a.C, [&](auto width) {
-        detail::layer_norm_backward_rows<decltype(width)::value>(a);
+        detail::layer_norm_backward_width<decltype(width)::value>(a);
     });
-    if (!fixed) detail::layer_norm_backward_rows<Eigen::Dynamic>(a);
+    if (!fixed) detail::layer_norm_backward_width<Eigen::Dynamic>(a);
 }
 
 }  // namespace babygpt::kernels
