@@ -1,11 +1,9 @@
 #pragma once
 // The named arguments of the attention kernels (kernels/attention.hpp): one head of one batch entry,
-// as Eigen maps into the op's tensors, so that a kernel call reads
-//
-//     kernels::attention_head_forward(head, out);   // head: Q, K, V, P, scale, dropout
-//
-// instead of a dozen pointers and strides. The maps own nothing; the op's tensors do. A kernel that
-// writes through a view takes it by value: a const Eigen map only reads.
+// as Eigen maps into the op's tensors, so that a kernel call reads attention_head_forward(head, out),
+// the head carrying its Q, K, V, P, scale and dropout, instead of a dozen pointers and strides. The
+// maps own nothing; the op's tensors do. A kernel that writes through a view takes it by value: a
+// const Eigen map only reads.
 
 #include <cstdint>
 
