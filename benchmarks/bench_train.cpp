@@ -68,15 +68,15 @@ Options parse(int argc, char** argv) {
 }
 
 /// A plain float GEMM of n x n x n through the same path as the model's products (Eigen, OpenBLAS if
-/// Eigen uses it, split across the threads by ops/gemm.hpp), best of a few, in GFLOP/s.
+/// Eigen uses it, split across the threads by kernels/gemm.hpp), best of a few, in GFLOP/s.
 double plain_gemm_gflops(std::int64_t n) {
     using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     Matrix a = Matrix::Random(n, n), b = Matrix::Random(n, n), c(n, n);
-    detail::gemm_rows(c, a, b, false);
+    kernels::gemm_rows(c, a, b, false);
     double best = 1e30;
     for (int r = 0; r < 5; ++r) {
         const auto start = Clock::now();
-        detail::gemm_rows(c, a, b, false);
+        kernels::gemm_rows(c, a, b, false);
         best = std::min(best, seconds_since(start));
     }
     return 2.0 * n * n * n / best * 1e-9;

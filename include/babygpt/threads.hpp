@@ -1,6 +1,6 @@
 #pragma once
 // Parallelism: one knob for Eigen's GEMM threads and the library's own OpenMP loops (which include the
-// row-split products of ops/gemm.hpp). When Eigen's products go to OpenBLAS (EIGEN_USE_BLAS with
+// row-split products of kernels/gemm.hpp). When Eigen's products go to OpenBLAS (EIGEN_USE_BLAS with
 // BABYGPT_OPENBLAS defined), OpenBLAS itself is kept to one thread.
 // Results are bit-identical for a fixed thread count: every output element is computed by one thread.
 
@@ -29,7 +29,7 @@ inline void set_num_threads(int n) {
     Eigen::setNbThreads(n);
 #ifdef BABYGPT_OPENBLAS
     // OpenBLAS stays single-threaded: the big products are split across the OpenMP threads instead
-    // (ops/gemm.hpp), so its own thread pool would only compete with them for the cores.
+    // (kernels/gemm.hpp), so its own thread pool would only compete with them for the cores.
     openblas_set_num_threads(1);
 #endif
 #ifdef _OPENMP

@@ -21,7 +21,7 @@
 #include "babygpt/kernels/attention_head.hpp"
 #include "babygpt/kernels/attention_loops.hpp"
 #include "babygpt/kernels/dispatch.hpp"
-#include "babygpt/ops/gemm.hpp"
+#include "babygpt/kernels/gemm.hpp"
 
 namespace babygpt::kernels {
 
@@ -88,16 +88,16 @@ void head_backward_blocked(const AttentionHead<Scalar>& head, AttentionHeadGrad<
                     Db(r, j) = Pb(r, j) * f;
                     dPb(r, j) *= f;
                 }
-            babygpt::detail::gemm_rows(dV.topRows(keys), Db.transpose(), Gb, !assign);  // dV = P'^T G
+            gemm_rows(dV.topRows(keys), Db.transpose(), Gb, !assign);  // dV = P'^T G
         } else {
-            babygpt::detail::gemm_rows(dV.topRows(keys), Pb.transpose(), Gb, !assign);
+            gemm_rows(dV.topRows(keys), Pb.transpose(), Gb, !assign);
         }
         // softmax backward, row by row; then the 1/sqrt(hs) of the scores.
         auto dot = row_dot.head(rows);
         dot = (dPb.array() * Pb.array()).rowwise().sum();
         dPb.array() = Pb.array() * (dPb.array().colwise() - dot) * head.scale;  // now dS * scale
-        babygpt::detail::gemm_rows(dQ.middleRows(i0, rows), dPb, K.topRows(keys), grad.accumulate);  // dS K
-        babygpt::detail::gemm_rows(dK.topRows(keys), dPb.transpose(), Q.middleRows(i0, rows), !assign);  // dS^T Q
+        gemm_rows(dQ.middleRows(i0, rows), dPb, K.topRows(keys), grad.accumulate);  // dS K
+        gemm_rows(dK.topRows(keys), dPb.transpose(), Q.middleRows(i0, rows), !assign);  // dS^T Q
     }
 }
 

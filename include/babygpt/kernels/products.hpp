@@ -23,7 +23,7 @@
 
 #include "babygpt/buffer_pool.hpp"
 #include "babygpt/kernels/narrow_gemm.hpp"
-#include "babygpt/ops/gemm.hpp"
+#include "babygpt/kernels/gemm.hpp"
 #include "babygpt/reference_mode.hpp"
 
 namespace babygpt::kernels {
@@ -67,7 +67,7 @@ bool use_narrow_kernels(std::int64_t columns) {
 template <typename T, typename Out, typename Lhs, typename Rhs>
 void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
     MatrixMap<T> result = out.matrix;  // a copy of the map (a view), writable even when `out` is const
-    detail::gemm_rows(result, lhs, rhs, out.accumulate, alpha);
+    gemm_rows(result, lhs, rhs, out.accumulate, alpha);
 }
 
 /// out (N, out_features) (+)= X (N, in) W^T, W (out_features, in) as PyTorch stores a weight.

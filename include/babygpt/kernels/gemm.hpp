@@ -17,7 +17,7 @@
 #include <omp.h>
 #endif
 
-namespace babygpt::detail {
+namespace babygpt::kernels {
 
 /// dst = alpha * lhs * rhs, or dst += alpha * lhs * rhs when `accumulate`. dst is (M, N), lhs (M, K),
 /// rhs (K, N): any Eigen expressions with direct access (maps, blocks, transposes of them).
@@ -47,4 +47,4 @@ void gemm_rows(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
     }
 }
 
-}  // namespace babygpt::detail
+}  // namespace babygpt::kernels
