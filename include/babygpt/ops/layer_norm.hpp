@@ -31,8 +31,8 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
     BABYGPT_CHECK(weight.shape() == Shape{C} && bias.shape() == Shape{C}, "layer_norm: input ",
                   to_string(x.shape()), " needs weight and bias of shape (", C, ",), got ",
                   to_string(weight.shape()), " and ", to_string(bias.shape()));
-    Tensor<T> y = Tensor<T>::empty(x.shape());                                         // (..., C)
-    Tensor<T> row_mean = Tensor<T>::empty({rows}), row_rstd = Tensor<T>::empty({rows});  // kept for backward
+    Tensor<T> y = Tensor<T>::empty(x.shape());           // (..., C)
+    Tensor<T> row_stats = Tensor<T>::empty({2, rows});   // (2, rows): each row's mean, then its rstd
 
     kernels::LayerNormForward<T> forward;
     forward.rows = rows;
@@ -42,30 +42,30 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
     forward.bias = bias.data();
     forward.eps = static_cast<T>(eps);
     forward.y = y.data();
-    forward.mean = row_mean.data();
-    forward.rstd = row_rstd.data();
+    forward.mean = row_stats.data();
+    forward.rstd = row_stats.data() + rows;
     kernels::layer_norm_forward(forward);
 
-    record(y, "layer_norm", {x, weight, bias}, [x, weight, bias, row_mean, row_rstd, rows, C](const Tensor<T>& g) {
-        Tensor<T> dweight = Tensor<T>::empty({C}), dbias = Tensor<T>::empty({C});
+    record(y, "layer_norm", {x, weight, bias}, [x, weight, bias, row_stats, rows, C](const Tensor<T>& g) {
+        Eigen::Array<T, 2, Eigen::Dynamic, Eigen::RowMajor> sums(2, C);  // (2, C): dweight, then dbias
         kernels::LayerNormBackward<T> backward;
         backward.rows = rows;
         backward.C = C;
         backward.x = x.data();
         backward.weight = weight.data();
-        backward.mean = row_mean.data();
-        backward.rstd = row_rstd.data();
+        backward.mean = row_stats.data();
+        backward.rstd = row_stats.data() + rows;
         backward.dy = g.data();
         if (x.requires_grad()) {
             typename Tensor<T>::GradTarget dx = x.grad_target(rows, C);  // the kernel assigns or adds
             backward.dx = dx.matrix.data();
             backward.accumulate_dx = dx.accumulate;
         }
-        backward.dweight = dweight.data();
-        backward.dbias = dbias.data();
+        backward.dweight = sums.row(0).data();
+        backward.dbias = sums.row(1).data();
         kernels::layer_norm_backward(backward);
-        if (weight.requires_grad()) weight.add_to_grad(dweight.array());
-        if (bias.requires_grad()) bias.add_to_grad(dbias.array());
+        if (weight.requires_grad()) weight.add_to_grad(1, C, sums.row(0));
+        if (bias.requires_grad()) bias.add_to_grad(1, C, sums.row(1));
     });
     return y;
 }
