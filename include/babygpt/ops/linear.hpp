@@ -73,7 +73,7 @@ Tensor<T> cat_rows(const std::vector<Tensor<T>>& parts) {
     record(out, "cat_rows", parts, [parts](const Tensor<T>& g) {
         const T* src = g.data();
         for (const Tensor<T>& p : parts) {
-            if (p.requires_grad()) p.grad_array() += Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src, p.numel());
+            if (p.requires_grad()) p.add_to_grad(Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src, p.numel()));
             src += p.numel();
         }
     });

@@ -91,7 +91,10 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
         T loss_sum = 0;
         for (std::int64_t r = 0; r < rows; ++r) {  // each row's loss; its gradient in place
             T* row = logits.row(r).data();
-            loss_sum += detail::cross_entropy_row(row, V, targets.data()[r0 + r], needs_grad ? row : nullptr, inv_n);
+            const std::int64_t t = targets.data()[r0 + r];
+            loss_sum += needs_grad ? detail::cross_entropy_row(detail::LogitRow<T>(row, V), t,
+                                                               detail::GradRow<T>(row, V), inv_n)
+                                   : detail::cross_entropy_row(detail::LogitRow<T>(row, V), t);
         }
         block_loss[static_cast<std::size_t>(blk)] = loss_sum;
         if (with_bias_grad) bias_partials.matrix(blocks, V).row(blk) = logits.colwise().sum();

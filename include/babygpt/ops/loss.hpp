@@ -28,21 +28,30 @@ inline void check_targets(const char* op, const IndexTensor& targets, std::int64
         BABYGPT_CHECK(t[i] >= 0 && t[i] < V, op, ": target ", t[i], " is out of range for ", V, " classes");
 }
 
-/// The cross-entropy of one row of V logits, logsumexp(x) - x[target], computed with the row max
-/// subtracted (no overflow). With `grad` (which may be x itself) it also writes the gradient of a mean
-/// over N rows, (softmax(x) - onehot(target)) * inv_n, so that backward is one scaled addition.
 template <typename T>
-T cross_entropy_row(const T* x, std::int64_t V, std::int64_t target, T* grad, T inv_n) {
-    using ConstRow = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
-    const ConstRow in(x, V);
-    const T target_logit = x[target];
-    const T m = in.maxCoeff();
-    if (!grad) return m + std::log((in - m).exp().sum()) - target_logit;
-    Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> out(grad, V);
-    out = (in - m).exp();
-    const T sum = out.sum();
-    out *= inv_n / sum;
-    out(target) -= inv_n;
+using LogitRow = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;  // one row of V logits
+template <typename T>
+using GradRow = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;  // where that row's gradient goes
+
+/// The cross-entropy of one row of logits, logsumexp(x) - x[target], computed with the row max
+/// subtracted (no overflow).
+template <typename T>
+T cross_entropy_row(const LogitRow<T>& x, std::int64_t target) {
+    const T m = x.maxCoeff();
+    return m + std::log((x - m).exp().sum()) - x(target);
+}
+
+/// The same, and the gradient of a mean over N rows, (softmax(x) - onehot(target)) * inv_n, written
+/// into `grad` (which may be x's own memory: x is read before grad is written), so that backward is
+/// one scaled addition.
+template <typename T>
+T cross_entropy_row(const LogitRow<T>& x, std::int64_t target, GradRow<T> grad, T inv_n) {
+    const T target_logit = x(target);
+    const T m = x.maxCoeff();
+    grad = (x - m).exp();
+    const T sum = grad.sum();
+    grad *= inv_n / sum;
+    grad(target) -= inv_n;
     return m + std::log(sum) - target_logit;
 }
 
@@ -66,9 +75,12 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets) {
     const T inv_n = T(1) / static_cast<T>(N);
     Eigen::Array<T, Eigen::Dynamic, 1> row_loss(N);
     BABYGPT_OMP(parallel for schedule(static) if (N * V > 65536))
-    for (std::int64_t i = 0; i < N; ++i)
-        row_loss(i) = detail::cross_entropy_row(logits.data() + i * V, V, targets.data()[i],
-                                                needs_grad ? D.data() + i * V : nullptr, inv_n);
+    for (std::int64_t i = 0; i < N; ++i) {
+        const detail::LogitRow<T> x(logits.data() + i * V, V);  // row i of logits (N, V)
+        const std::int64_t t = targets.data()[i];
+        row_loss(i) = needs_grad ? detail::cross_entropy_row(x, t, detail::GradRow<T>(D.data() + i * V, V), inv_n)
+                                 : detail::cross_entropy_row(x, t);
+    }
     Tensor<T> loss = Tensor<T>::scalar(row_loss.sum() / static_cast<T>(N));
     if (!needs_grad) return loss;
     record(loss, "cross_entropy", {logits}, [logits, D, N, V](const Tensor<T>& g) {
