@@ -25,7 +25,7 @@
 #include <unistd.h>
 #endif
 
-#include "babygpt/buffer_pool.hpp"
+#include "babygpt/kernels/buffer_pool.hpp"
 #include "babygpt/data/utf8.hpp"
 #include "babygpt/io/checkpoint.hpp"
 #include "babygpt/io/safetensors.hpp"
@@ -144,18 +144,18 @@ TEST_CASE("hostile: numel refuses negative dimensions and products beyond int64"
 }
 
 TEST_CASE("hostile: buffers whose byte count overflows or cannot be had are Errors naming the size") {
-    CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(std::size_t(1) << 62), "byte count overflows", 1);
+    CHECK_REFUSED(babygpt::kernels::allocate_buffer<float>(std::size_t(1) << 62), "byte count overflows", 1);
     CHECK_REFUSED(babygpt::Tensorf::full({std::int64_t(1) << 62}, 1.0f), "byte count overflows", 1);
     // 2^50 floats (4.5 PB): the heap refuses, and the message says how much was asked for.
     if (babygpt_test::under_address_sanitizer) {
         MESSAGE("AddressSanitizer aborts on an impossible allocation instead of throwing: not checked here");
     } else {
         const Shape huge{std::int64_t(1) << 25, std::int64_t(1) << 25};
-        CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(huge), "out of memory allocating 4.5 PB", 1);
-        CHECK_REFUSED(babygpt::detail::allocate_buffer<float>(huge), "(33554432,33554432)", 1);
+        CHECK_REFUSED(babygpt::kernels::allocate_buffer<float>(huge), "out of memory allocating 4.5 PB", 1);
+        CHECK_REFUSED(babygpt::kernels::allocate_buffer<float>(huge), "(33554432,33554432)", 1);
     }
-    CHECK(babygpt::detail::describe_bytes(512) == "512 bytes");
-    CHECK(babygpt::detail::describe_bytes(3'900'000'000) == "3.9 GB");
+    CHECK(babygpt::kernels::describe_bytes(512) == "512 bytes");
+    CHECK(babygpt::kernels::describe_bytes(3'900'000'000) == "3.9 GB");
 }
 
 // ---- configurations that ask for more than the file holds -----------------------------------------------

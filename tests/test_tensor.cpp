@@ -1,4 +1,4 @@
-// Tests for tensor.hpp, shape.hpp and buffer_pool.hpp: factories, shapes, storage sharing, element
+// Tests for tensor.hpp, shape.hpp and kernels/buffer_pool.hpp: factories, shapes, storage sharing, element
 // access, Eigen views and the buffer pool.
 
 #include <doctest/doctest.h>
@@ -335,13 +335,13 @@ TEST_CASE("tensor: printing") {
 // ---- buffer pool ---------------------------------------------------------------------------------
 
 TEST_CASE("buffer pool: storage is aligned and reused") {
-    auto& pool = babygpt::detail::BufferPool::instance();
+    auto& pool = babygpt::kernels::BufferPool::instance();
     const Shape odd{7, 13, 3};  // a size no other test is likely to use
     const float* first = nullptr;
     {
         const Tensorf a = Tensorf::zeros(odd);
         first = a.data();
-        CHECK(reinterpret_cast<std::uintptr_t>(a.data()) % babygpt::detail::buffer_alignment == 0);
+        CHECK(reinterpret_cast<std::uintptr_t>(a.data()) % babygpt::kernels::buffer_alignment == 0);
     }
     CHECK(pool.cached_bytes() > 0);
     const Tensorf b = Tensorf::ones(odd);

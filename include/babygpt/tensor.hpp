@@ -32,7 +32,7 @@
 
 #include <Eigen/Core>
 
-#include "babygpt/buffer_pool.hpp"
+#include "babygpt/kernels/buffer_pool.hpp"
 #include "babygpt/error.hpp"
 #include "babygpt/random.hpp"
 #include "babygpt/shape.hpp"
@@ -50,7 +50,7 @@ class Storage {
 public:
     Storage() = default;
     /// Takes `buffer` over with a new counter at version 0. Implicit, so that a freshly allocated
-    /// buffer can be assigned directly (impl->data = detail::allocate_buffer<T>(n)).
+    /// buffer can be assigned directly (impl->data = kernels::allocate_buffer<T>(n)).
     Storage(std::shared_ptr<T> buffer)  // NOLINT(google-explicit-constructor)
         : block_(buffer ? std::make_shared<Block>(Block{std::move(buffer), 0}) : nullptr),
           data_(block_ ? block_->buffer.get() : nullptr) {}
@@ -107,7 +107,7 @@ public:
         auto impl = std::make_shared<TensorImpl<T>>();
         impl->shape = shape;
         impl->size = babygpt::numel(shape);
-        impl->data = detail::allocate_buffer<T>(static_cast<std::size_t>(impl->size));
+        impl->data = kernels::allocate_buffer<T>(static_cast<std::size_t>(impl->size));
         return Tensor(std::move(impl));
     }
     static Tensor full(const Shape& shape, T value) {
@@ -254,7 +254,7 @@ public:
         BABYGPT_CHECK(rows * cols == numel(), "Tensor::grad_target: ", rows, "x", cols, " does not fit shape ",
                       to_string(shape()));
         const bool accumulate = has_grad();
-        if (!accumulate) impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
+        if (!accumulate) impl_->grad = kernels::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
         return {MatrixMap(impl_->grad.get(), rows, cols), accumulate};
     }
     /// Adds `contribution` (an Eigen matrix or array expression of rows x cols) to the gradient, or
@@ -282,7 +282,7 @@ public:
     /// some elements or rows receive one, e.g. an embedding's looked-up rows).
     T* grad_data() const {
         if (!impl_->grad) {
-            impl_->grad = detail::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
+            impl_->grad = kernels::allocate_buffer<T>(static_cast<std::size_t>(impl_->size));
             std::fill_n(impl_->grad.get(), impl_->size, T(0));
         }
         return impl_->grad.get();

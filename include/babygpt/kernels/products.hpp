@@ -21,7 +21,7 @@
 
 #include <Eigen/Core>
 
-#include "babygpt/buffer_pool.hpp"
+#include "babygpt/kernels/buffer_pool.hpp"
 #include "babygpt/kernels/narrow_gemm.hpp"
 #include "babygpt/kernels/gemm.hpp"
 #include "babygpt/reference_mode.hpp"
@@ -44,7 +44,7 @@ struct Output {
 template <typename T>
 struct ScratchMatrix {
     ScratchMatrix(std::int64_t rows, std::int64_t cols)
-        : buffer(detail::allocate_buffer<T>(static_cast<std::size_t>(rows * cols))),
+        : buffer(allocate_buffer<T>(static_cast<std::size_t>(rows * cols))),
           matrix(buffer.get(), rows, cols) {}
     std::shared_ptr<T> buffer;
     MatrixMap<T> matrix;

@@ -17,7 +17,7 @@
 #include "babygpt/error.hpp"
 #include "babygpt/shape.hpp"
 
-namespace babygpt::detail {
+namespace babygpt::kernels {
 
 /// 64-byte alignment: a cache line, and enough for every SIMD width Eigen uses.
 inline constexpr std::size_t buffer_alignment = 64;
@@ -105,8 +105,8 @@ std::shared_ptr<T> allocate_buffer(std::size_t n, const Shape* shape = nullptr) 
     try {
         p = static_cast<T*>(BufferPool::instance().acquire(bytes));
     } catch (const std::bad_alloc&) {
-        throw_error("out of memory allocating ", describe_bytes(bytes), what(),
-                    "; use a smaller model or batch, or free memory");
+        babygpt::detail::throw_error("out of memory allocating ", describe_bytes(bytes), what(),
+                                     "; use a smaller model or batch, or free memory");
     }
     return std::shared_ptr<T>(p, [bytes](T* q) { BufferPool::instance().release(q, bytes); });
 }
@@ -117,4 +117,4 @@ std::shared_ptr<T> allocate_buffer(const Shape& shape) {
     return allocate_buffer<T>(static_cast<std::size_t>(numel(shape)), &shape);
 }
 
-}  // namespace babygpt::detail
+}  // namespace babygpt::kernels
