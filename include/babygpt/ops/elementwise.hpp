@@ -37,10 +37,22 @@ inline const char* binary_op_symbol(BinaryOp op) {
     }
 }
 
+/// Row-major (rows, cols) and (1, cols) views of a tensor's data, for the broadcasting ops.
 template <typename T>
-Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
-    profiler::Scope profile(binary_op_name(op));
-    // With equal sizes, the operand of higher rank is the larger: (3) + (1, 3) is (1, 3) either way round.
+using ArrayRows = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+template <typename T>
+using ArrayRow = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
+
+/// How the operands of a binary op broadcast: the larger one seen as (repeat, inner) rows, the smaller
+/// as one (1, inner) row repeated over them. With equal sizes the operand of higher rank is the larger:
+/// (3) + (1, 3) is (1, 3) either way round.
+struct Broadcast {
+    bool a_is_large;
+    std::int64_t repeat, inner;
+};
+
+template <typename T>
+Broadcast broadcast_of(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
     const bool a_is_large = a.numel() > b.numel() || (a.numel() == b.numel() && a.dim() >= b.dim());
     const Tensor<T>& large = a_is_large ? a : b;
     const Tensor<T>& small = a_is_large ? b : a;
@@ -48,16 +60,21 @@ Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
                   to_string(a.shape()), " ", binary_op_symbol(op), " ", to_string(b.shape()),
                   ": shapes do not broadcast (the smaller shape must equal the trailing dimensions of the larger)");
     const std::int64_t inner = small.numel();
-    const std::int64_t repeat = inner == 0 ? 0 : large.numel() / inner;
+    return {a_is_large, inner == 0 ? 0 : large.numel() / inner, inner};
+}
+
+template <typename T>
+Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
+    profiler::Scope profile(binary_op_name(op));
+    const Broadcast shape = broadcast_of(op, a, b);
+    const bool a_is_large = shape.a_is_large;
+    const std::int64_t repeat = shape.repeat, inner = shape.inner;
+    const Tensor<T>& large = a_is_large ? a : b;
+    const Tensor<T>& small = a_is_large ? b : a;
 
     Tensor<T> out = Tensor<T>::empty(large.shape());
-    // Row-major (repeat, inner) views; the broadcast operand is one (1, inner) row.
-    using RowMajorArray = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using Map = Eigen::Map<RowMajorArray>;
-    using Row = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
-    Map L(large.data(), repeat, inner);
-    Row S(small.data(), inner);
-    Map O(out.data(), repeat, inner);
+    ArrayRows<T> L(large.data(), repeat, inner), O(out.data(), repeat, inner);  // (repeat, inner)
+    ArrayRow<T> S(small.data(), inner);                                          // (1, inner), broadcast
     // For the non-commutative ops, the order of the operands matters: a op b.
     switch (op) {
         case BinaryOp::add: O = L.rowwise() + S; break;
@@ -73,12 +90,11 @@ Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
     }
 
     record(out, binary_op_name(op), {a, b}, [op, a, b, a_is_large, repeat, inner](const Tensor<T>& g) {
-        Map G(g.data(), repeat, inner);
         // d(out)/d(large) has the full shape; d(out)/d(small) is summed over the repeated rows.
         const Tensor<T>& large = a_is_large ? a : b;
         const Tensor<T>& small = a_is_large ? b : a;
-        Map L(large.data(), repeat, inner);
-        Row S(small.data(), inner);
+        ArrayRows<T> G(g.data(), repeat, inner), L(large.data(), repeat, inner);
+        ArrayRow<T> S(small.data(), inner);
         const bool large_needs = large.requires_grad();
         const bool small_needs = small.requires_grad();
         // Sign/scale of the gradient w.r.t. a and b for add/sub.
