@@ -43,8 +43,9 @@ ReferenceModeStep reference_mode_step(GPT<S>& model, const IndexTensor& x, const
     loss.backward();
     ReferenceModeStep step;
     step.loss = static_cast<double>(loss.item());
-    for (auto& [name, p] : model.named_parameters()) {
-        const Tensor<S> g = p.grad();
+    for (auto& named : model.named_parameters()) {
+        const std::string& name = named.first;  // not a structured binding: doctest's macros capture it
+        const Tensor<S> g = named.second.grad();
         REQUIRE_MESSAGE(g.defined(), name, " has no gradient");
         step.grads[name].assign(g.data(), g.data() + g.numel());
     }
@@ -54,8 +55,9 @@ ReferenceModeStep reference_mode_step(GPT<S>& model, const IndexTensor& x, const
 /// Largest |a - b| over the loss and every gradient, relative to the largest |b| of each tensor.
 double reference_mode_difference(const ReferenceModeStep& a, const ReferenceModeStep& b) {
     double worst = std::abs(a.loss - b.loss) / std::max(1.0, std::abs(b.loss));
-    for (const auto& [name, gb] : b.grads) {
-        const auto& ga = a.grads.at(name);
+    for (const auto& named : b.grads) {
+        const std::vector<double>& gb = named.second;
+        const auto& ga = a.grads.at(named.first);
         REQUIRE(ga.size() == gb.size());
         double scale = 1e-30, diff = 0;
         for (std::size_t i = 0; i < gb.size(); ++i) {
