@@ -16,15 +16,13 @@
 // gives them.
 
 #include <cstdint>
-#include <memory>
-#include <optional>
 
 #include <Eigen/Core>
 
-#include "babygpt/kernels/buffer_pool.hpp"
 #include "babygpt/kernels/narrow_gemm.hpp"
 #include "babygpt/kernels/gemm.hpp"
 #include "babygpt/reference_mode.hpp"
+#include "babygpt/tensor.hpp"
 
 namespace babygpt::kernels {
 
@@ -38,16 +36,6 @@ template <typename T>
 struct Output {
     MatrixMap<T> matrix;
     bool accumulate = false;
-};
-
-/// A scratch matrix from the buffer pool that tensors use: reused from step to step, not allocated anew.
-template <typename T>
-struct ScratchMatrix {
-    ScratchMatrix(std::int64_t rows, std::int64_t cols)
-        : buffer(allocate_buffer<T>(static_cast<std::size_t>(rows * cols))),
-          matrix(buffer.get(), rows, cols) {}
-    std::shared_ptr<T> buffer;
-    MatrixMap<T> matrix;
 };
 
 /// dst = product, or dst += product when `accumulate`, on the calling thread.
@@ -64,7 +52,7 @@ bool use_narrow_kernels(std::int64_t columns) {
 }
 
 /// out (+)= alpha lhs rhs with the general GEMM.
-template <typename T, typename Out, typename Lhs, typename Rhs>
+template <typename Out, typename Lhs, typename Rhs, typename T = typename decltype(Out::matrix)::Scalar>
 void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
     MatrixMap<T> result = out.matrix;  // a copy of the map (a view), writable even when `out` is const
     gemm_rows(result, lhs, rhs, out.accumulate, alpha);
@@ -76,12 +64,12 @@ void product_nt(const Out& out, const MatrixMap<T>& X, const MatrixMap<T>& W) {
     const std::int64_t N = X.rows(), in = X.cols(), out_features = W.rows();
     if (use_narrow_kernels<T>(out_features)) {
         // The narrow kernel reads W^T (in, out_features) row by row: one transposed copy.
-        const ScratchMatrix<T> weight_t(in, out_features);
-        MatrixMap<T> weight_t_map = weight_t.matrix, result = out.matrix;  // writable copies of the views
-        transpose_padded(W.data(), out_features, in, weight_t_map.data(), out_features);
-        rows_times_narrow(X.data(), in, weight_t_map.data(), N, in, out_features, result.data(), out.accumulate);
+        const Tensor<T> weight_t = Tensor<T>::empty({in, out_features});  // from the buffer pool
+        MatrixMap<T> result = out.matrix;  // a writable copy of the view
+        transpose_padded(W.data(), out_features, in, weight_t.data(), out_features);
+        rows_times_narrow(X.data(), in, weight_t.data(), N, in, out_features, result.data(), out.accumulate);
     } else {
-        gemm_into(out, X, W.transpose(), T(1));
+        gemm_into(out, X, W.transpose());
     }
 }
 
@@ -120,17 +108,15 @@ public:
         : W_(W), bias_(bias), narrow_(use_narrow_kernels<T>(W.cols())) {
         if (!narrow_) return;
         const std::int64_t V = W.rows(), C = W.cols();
-        weight_t_.emplace(C, padded_columns<T>(V));
-        MatrixMap<T> Wt = weight_t_->matrix;
-        transpose_padded(W.data(), V, C, Wt.data(), Wt.cols());
+        weight_t_ = Tensor<T>::empty({C, padded_columns<T>(V)});
+        transpose_padded(W.data(), V, C, weight_t_.data(), weight_t_.size(1));
     }
 
     /// logits (rows, V) = X (rows, C) W^T + b; X and logits dense.
     void compute(const MatrixMap<T>& X, MatrixMap<T> logits) const {
         const std::int64_t V = W_.rows(), C = W_.cols();
         if (narrow_) {
-            const MatrixMap<T>& Wt = weight_t_->matrix;
-            narrow_times_wide(X.data(), X.rows(), C, Wt.data(), Wt.cols(), V, bias_, logits.data(), V);
+            narrow_times_wide(X.data(), X.rows(), C, weight_t_.data(), weight_t_.size(1), V, bias_, logits.data(), V);
             return;
         }
         if (bias_) {
@@ -148,7 +134,7 @@ private:
     MatrixMap<T> W_;
     const T* bias_;
     bool narrow_;
-    std::optional<ScratchMatrix<T>> weight_t_;  // W^T (C, V padded to whole tiles), zeros in the padding; narrow only
+    Tensor<T> weight_t_;  // W^T (C, V padded to whole tiles), zeros in the padding; undefined unless narrow
 };
 
 }  // namespace babygpt::kernels

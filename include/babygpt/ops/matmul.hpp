@@ -34,13 +34,13 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
         // (rows, K) @ (K, N) with rows = product of all of a's leading dimensions: one GEMM.
         const std::int64_t rows = leading_numel(a.shape());
         Tensor<T> out = Tensor<T>::empty(out_shape);
-        kernels::gemm_into(kernels::Output<T>{out.matrix(rows, N)}, a.matrix(rows, K), b.matrix(K, N), T(1));
+        kernels::gemm_into(kernels::Output<T>{out.matrix(rows, N)}, a.matrix(rows, K), b.matrix(K, N));
         record(out, "matmul", {a, b}, [a, b, rows, K, N](const Tensor<T>& g) {
             const MatrixMap G = g.matrix(rows, N);
             if (a.requires_grad())  // dA += dC B^T
-                kernels::gemm_into(a.grad_target(rows, K), G, b.matrix(K, N).transpose(), T(1));
+                kernels::gemm_into(a.grad_target(rows, K), G, b.matrix(K, N).transpose());
             if (b.requires_grad())  // dB += A^T dC
-                kernels::gemm_into(b.grad_target(K, N), a.matrix(rows, K).transpose(), G, T(1));
+                kernels::gemm_into(b.grad_target(K, N), a.matrix(rows, K).transpose(), G);
         });
         return out;
     }
