@@ -3,11 +3,13 @@
 // The fixtures in tests/data/ were written by tools/make_parity_fixture.py from the reference model
 // (tools/reference_model.py, built from the specification): its weights, an input batch and targets,
 // the logits, the loss, every parameter's gradient, and the losses of 10 AdamW steps on that batch.
-// Here the C++ model loads the same weights and must reproduce all of it in float.
+// Here the C++ model loads the same weights and must reproduce all of it in float, with its fused ops
+// and again under ReferenceMode (the plain compositions they stand for).
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "babygpt/io/checkpoint.hpp"
@@ -15,6 +17,7 @@
 #include "babygpt/io/state_dict.hpp"
 #include "babygpt/models/gpt.hpp"
 #include "babygpt/optim/adamw.hpp"
+#include "babygpt/reference_mode.hpp"
 
 using namespace babygpt;
 
@@ -47,7 +50,9 @@ double worst_excess(const Tensorf& got, const Tensorf& expected) {
     return worst;
 }
 
-void check_parity(const std::string& fixture_name) {
+void check_parity(const std::string& fixture_name, bool reference_mode) {
+    std::optional<ReferenceModeGuard> reference;
+    if (reference_mode) reference.emplace();
     const Fixture f = load_fixture(fixture_name);
     Generator gen(0);
     GPT<float> model(f.config, gen);
@@ -94,9 +99,17 @@ void check_parity(const std::string& fixture_name) {
 }  // namespace
 
 TEST_CASE("parity with the PyTorch reference: vocab 11, block 8, n_embed 16, 4 heads, 2 layers") {
-    check_parity("parity_small.safetensors");
+    check_parity("parity_small.safetensors", false);
 }
 
 TEST_CASE("parity with the PyTorch reference: odd vocab 13, block 5, n_embed 12, 3 heads, 1 layer") {
-    check_parity("parity_odd.safetensors");
+    check_parity("parity_odd.safetensors", false);
+}
+
+TEST_CASE("parity with the PyTorch reference under ReferenceMode: vocab 11, block 8, n_embed 16, 4 heads, 2 layers") {
+    check_parity("parity_small.safetensors", true);
+}
+
+TEST_CASE("parity with the PyTorch reference under ReferenceMode: odd vocab 13, block 5, n_embed 12, 3 heads, 1 layer") {
+    check_parity("parity_odd.safetensors", true);
 }

@@ -1,4 +1,4 @@
-// Tests for ops/activation.hpp: relu, gelu, tanh, exp, log.
+// Tests for ops/activation.hpp: relu, gelu, tanh, exp, log, sqrt.
 
 #include <doctest/doctest.h>
 
@@ -88,6 +88,13 @@ TEST_CASE_TEMPLATE("ops::activation: log forward", T, float, double) {
     CHECK(std::isnan(edge.data()[1]));
 }
 
+TEST_CASE_TEMPLATE("ops::activation: sqrt forward", T, float, double) {
+    const Tensor<T> x = Tensor<T>::from_data({5}, {0.0, 0.25, 2.0, 9.0, 1e-6});
+    // torch: torch.sqrt(torch.tensor([0.0, 0.25, 2.0, 9.0, 1e-6], dtype=torch.float64))
+    check_values(babygpt::sqrt(x), {5}, {0.0, 0.5, 1.4142135623730951, 3.0, 0.001});
+    CHECK(std::isnan(babygpt::sqrt(Tensor<T>::from_data({1}, {-1})).data()[0]));  // as in PyTorch
+}
+
 TEST_CASE_TEMPLATE("ops::activation: shapes are kept", T, float, double) {
     const Tensor<T> x = Tensor<T>::ones({2, 3, 4, 5});
     CHECK(relu(x).shape() == x.shape());
@@ -95,6 +102,7 @@ TEST_CASE_TEMPLATE("ops::activation: shapes are kept", T, float, double) {
     CHECK(babygpt::tanh(x).shape() == x.shape());
     CHECK(babygpt::exp(x).shape() == x.shape());
     CHECK(babygpt::log(x).shape() == x.shape());
+    CHECK(babygpt::sqrt(x).shape() == x.shape());
 }
 
 // ---- gradients -----------------------------------------------------------------------------------
@@ -128,6 +136,15 @@ TEST_CASE("ops::activation: gradcheck log") {
     check_gradcheck([](const std::vector<Tensord>& in) { return babygpt::log(in[0]); }, {positive({3, 4}, 5)});
 }
 
+TEST_CASE("ops::activation: gradcheck sqrt") {
+    check_gradcheck([](const std::vector<Tensord>& in) { return babygpt::sqrt(in[0]); }, {positive({3, 4}, 8)});
+    // d sqrt(x)/dx = 1 / (2 sqrt(x)): at x = 4, 1/4.
+    Tensord x = Tensord::from_data({1}, {4.0});
+    x.requires_grad_();
+    sum(babygpt::sqrt(x)).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{0.25});
+}
+
 TEST_CASE("ops::activation: gradcheck with an input used more than once") {
     const Tensord x = away_from_zero({2, 5}, 6);
     check_gradcheck([](const std::vector<Tensord>& in) { return relu(in[0]) * in[0] + in[0]; }, {x});
@@ -136,6 +153,7 @@ TEST_CASE("ops::activation: gradcheck with an input used more than once") {
     const Tensord p = positive({2, 5}, 7);
     check_gradcheck([](const std::vector<Tensord>& in) { return babygpt::log(in[0] * in[0] + in[0]); }, {p});
     check_gradcheck([](const std::vector<Tensord>& in) { return babygpt::log(babygpt::exp(in[0])) * in[0]; }, {p});
+    check_gradcheck([](const std::vector<Tensord>& in) { return babygpt::sqrt(in[0] * in[0] + in[0]) * in[0]; }, {p});
 }
 
 TEST_CASE("ops::activation: hand-computed gradients") {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,18 +21,12 @@ using namespace babygpt_test;
 
 namespace {
 
-// The reference's Head formula for every head, on slices of the packed tensor, concatenated.
+// The op under ReferenceMode: the reference's Head formula for every head, on slices of the packed
+// tensor, concatenated (detail::causal_self_attention_reference). Dropout 0: the generator is not used.
 Tensord reference_attention(const Tensord& qkv, std::int64_t n_head) {
-    const std::int64_t C = qkv.size(-1) / 3, hs = C / n_head;
-    std::vector<Tensord> outs;
-    for (std::int64_t h = 0; h < n_head; ++h) {
-        const Tensord q = narrow_last(qkv, h * hs, hs);
-        const Tensord k = narrow_last(qkv, C + h * hs, hs);
-        const Tensord v = narrow_last(qkv, 2 * C + h * hs, hs);
-        const Tensord wei = softmax(causal_mask(matmul(q, transpose(k)) * (1.0 / std::sqrt(static_cast<double>(hs)))));
-        outs.push_back(matmul(wei, v));
-    }
-    return concat(outs);
+    Generator unused(0);
+    ReferenceModeGuard reference;
+    return causal_self_attention(qkv, n_head, 0.0, true, unused);
 }
 
 }  // namespace
@@ -42,13 +37,19 @@ TEST_CASE("ops::causal_self_attention: values equal PyTorch's per-head attention
     for (int i = 0; i < 36; ++i) values.push_back(0.1 * ((i * 7) % 11) - 0.5);
     const Tensord qkv = Tensord::from_data({1, 3, 12}, values);
     Generator gen(0);
-    const Tensord out = causal_self_attention(qkv, 2, 0.0, false, gen);
-    REQUIRE(out.shape() == Shape{1, 3, 4});
     // torch.cat([softmax((q_h @ k_h^T / sqrt(2)).masked_fill(tril == 0, -inf), -1) @ v_h for h in 0, 1], -1)
     const std::vector<double> expected{-0.4, 0.30000000000000004, -0.09999999999999998, -0.5,
                                        -0.07716884266242216, 0.11552505294995558, -0.2830700496424422, -0.179627413125726,
                                        -0.029221228450181113, -0.10768281080469468, -0.15339978848095753, -0.15813841113554686};
-    for (std::size_t i = 0; i < expected.size(); ++i) CHECK(out.data()[i] == doctest::Approx(expected[i]).epsilon(1e-12));
+    for (const bool reference_mode : {false, true}) {  // the fused kernels, then the plain composition
+        CAPTURE(reference_mode);
+        std::optional<ReferenceModeGuard> reference;
+        if (reference_mode) reference.emplace();
+        const Tensord out = causal_self_attention(qkv, 2, 0.0, false, gen);
+        REQUIRE(out.shape() == Shape{1, 3, 4});
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            CHECK(out.data()[i] == doctest::Approx(expected[i]).epsilon(1e-12));
+    }
 }
 
 TEST_CASE("ops::causal_self_attention: equals the per-head composition, values and gradients") {

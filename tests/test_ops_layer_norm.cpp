@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "babygpt/ops/elementwise.hpp"
 #include "babygpt/ops/reduce.hpp"
 #include "babygpt/ops/shape_ops.hpp"
+#include "babygpt/reference_mode.hpp"
 
 #include "helpers.hpp"
 
@@ -33,14 +35,11 @@ Tensord shifted_param(const Shape& shape, std::uint64_t seed, double mean, doubl
     return t;
 }
 
-// LayerNorm built from primitive ops, each with its own backward: x (rows, C) is transposed to
-// (C, rows) so that the per-row statistics (rows) broadcast over it.
+// The op under ReferenceMode: LayerNorm built from primitive ops, each with its own backward
+// (detail::layer_norm_reference), so autograd derives the gradient the fused kernel computes by formula.
 Tensord composed_layer_norm(const Tensord& x, const Tensord& w, const Tensord& b, double eps) {
-    const Tensord xt = transpose(x);                               // (C, rows)
-    const Tensord centred = xt - mean(xt, 0);                      // (C, rows)
-    const Tensord var = mean(centred * centred, 0);                // (rows), biased
-    const Tensord rstd = exp(log(var + eps) * -0.5);               // (rows), 1 / sqrt(var + eps)
-    return transpose(centred * rstd) * w + b;                      // (rows, C)
+    ReferenceModeGuard reference;
+    return layer_norm(x, w, b, eps);
 }
 
 // The gradients of sum(f(x, w, b) * g1) + sum(f(x, w, b) * g2): two uses of f, so the second backward adds
@@ -86,13 +85,18 @@ TEST_CASE_TEMPLATE("ops::layer_norm: forward against torch", T, float, double) {
     const Tensor<T> x = sin_seq<T>({2, 3, 4}, 1.3, 0.5, 3.0, 0.5);
     const Tensor<T> w = Tensor<T>::from_data({4}, {0.5, 1.0, 1.5, -2.0});
     const Tensor<T> b = Tensor<T>::from_data({4}, {0.1, -0.2, 0.3, 0.0});
-    check_values(layer_norm(x, w, b), {2, 3, 4},
-                 {0.34226156613860736, 0.9817005391730618,  0.10068665336030003, 3.0666962140476195,
-                  -0.5404613194836131, 0.5566032021199405,  2.0554017515868512,  1.2918967950878957,
-                  -0.5849636890362999, -0.7425308979384089, 1.7494699766829473,  -1.8922899164447542,
-                  -0.0666802034528062, -1.4207527066268388, 0.3080597563747181,  -3.097479885231945,
-                  0.7944069696353153,  -0.8104317218508217, -1.5368108215594107, -0.8923166605729299,
-                  0.7528186421349717,  0.4344206818569836,  -1.044297686157192,  2.0877190173775984});
+    for (const bool reference_mode : {false, true}) {  // the fused kernel, then the plain composition
+        CAPTURE(reference_mode);
+        std::optional<ReferenceModeGuard> reference;
+        if (reference_mode) reference.emplace();
+        check_values(layer_norm(x, w, b), {2, 3, 4},
+                     {0.34226156613860736, 0.9817005391730618,  0.10068665336030003, 3.0666962140476195,
+                      -0.5404613194836131, 0.5566032021199405,  2.0554017515868512,  1.2918967950878957,
+                      -0.5849636890362999, -0.7425308979384089, 1.7494699766829473,  -1.8922899164447542,
+                      -0.0666802034528062, -1.4207527066268388, 0.3080597563747181,  -3.097479885231945,
+                      0.7944069696353153,  -0.8104317218508217, -1.5368108215594107, -0.8923166605729299,
+                      0.7528186421349717,  0.4344206818569836,  -1.044297686157192,  2.0877190173775984});
+    }
 }
 
 TEST_CASE_TEMPLATE("ops::layer_norm: by hand", T, float, double) {

@@ -66,6 +66,7 @@
     INSTANCE Tensor<T> tanh<T>(const Tensor<T>&);                                                  \
     INSTANCE Tensor<T> exp<T>(const Tensor<T>&);                                                   \
     INSTANCE Tensor<T> log<T>(const Tensor<T>&);                                                   \
+    INSTANCE Tensor<T> sqrt<T>(const Tensor<T>&);                                                  \
     INSTANCE Tensor<T> reshape<T>(const Tensor<T>&, Shape);                                        \
     INSTANCE Tensor<T> transpose<T>(const Tensor<T>&);                                             \
     INSTANCE Tensor<T> concat<T>(const std::vector<Tensor<T>>&);                                   \

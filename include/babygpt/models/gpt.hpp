@@ -125,23 +125,9 @@ struct GPTOutput {
 template <typename Scalar>
 class GPT : public nn::Module<Scalar> {
 public:
-    GPT(const GPTConfig& config, Generator& gen)
-        : config(validated(config)),
-          dropout_gen_(gen.next_u64()),
-          token_embedding_table(config.vocab_size, config.n_embed, gen),
-          postion_embedding_table(config.block_size, config.n_embed, gen),
-          ln_final(config.n_embed),
-          lm_head(config.n_embed, config.vocab_size, true, gen) {
-        this->register_module("token_embedding_table", token_embedding_table);
-        this->register_module("postion_embedding_table", postion_embedding_table);
-        for (std::int64_t l = 0; l < config.n_layer; ++l) {
-            blocks.push_back(std::make_unique<nn::Block<Scalar>>(config.n_embed, config.n_head, config.block_size,
-                                                                 config.dropout, dropout_gen_));
-            this->register_module("blocks." + std::to_string(l), *blocks.back());
-        }
-        this->register_module("ln_final", ln_final);
-        this->register_module("lm_head", lm_head);
-    }
+    /// Initial weights come from gen: its first draw seeds the blocks' own generator (their weights, then
+    /// their dropout masks in training), the next ones the embeddings and the lm_head.
+    GPT(const GPTConfig& config, Generator& gen) : GPT(validated(config), gen.next_u64(), gen) {}
 
     /// idx (B, T) token ids with T <= block_size; targets (B, T) or undefined.
     GPTOutput<Scalar> forward(const IndexTensor& idx, const IndexTensor& targets = IndexTensor()) const {
@@ -240,11 +226,6 @@ public:
     Generator& dropout_generator() { return dropout_gen_; }
 
     const GPTConfig config;
-
-private:
-    Generator dropout_gen_;  // declared before the layers, which keep a pointer to it
-
-public:
     nn::Embedding<Scalar> token_embedding_table;
     nn::Embedding<Scalar> postion_embedding_table;  // sic: the reference's name, kept for state_dict parity
     std::vector<std::unique_ptr<nn::Block<Scalar>>> blocks;
@@ -252,6 +233,27 @@ public:
     nn::Linear<Scalar> lm_head;
 
 private:
+    Generator dropout_gen_;  // the blocks' generator (see the public constructor); they keep a pointer to it
+
+    /// The public constructor, once the dropout seed is drawn: an argument, so that it is drawn first.
+    GPT(const GPTConfig& config, std::uint64_t dropout_seed, Generator& gen)
+        : config(config),
+          token_embedding_table(config.vocab_size, config.n_embed, gen),
+          postion_embedding_table(config.block_size, config.n_embed, gen),
+          ln_final(config.n_embed),
+          lm_head(config.n_embed, config.vocab_size, true, gen),
+          dropout_gen_(dropout_seed) {
+        this->register_module("token_embedding_table", token_embedding_table);
+        this->register_module("postion_embedding_table", postion_embedding_table);
+        for (std::int64_t l = 0; l < config.n_layer; ++l) {
+            blocks.push_back(std::make_unique<nn::Block<Scalar>>(config.n_embed, config.n_head, config.block_size,
+                                                                 config.dropout, dropout_gen_));
+            this->register_module("blocks." + std::to_string(l), *blocks.back());
+        }
+        this->register_module("ln_final", ln_final);
+        this->register_module("lm_head", lm_head);
+    }
+
     /// The configuration, after validate() has accepted it (it throws otherwise): no layer is built
     /// from an invalid configuration.
     static const GPTConfig& validated(const GPTConfig& config) {

@@ -1,5 +1,5 @@
 #pragma once
-// Elementwise functions: relu, gelu, tanh, exp, log. Each backward multiplies the incoming gradient by
+// Elementwise functions: relu, gelu, tanh, exp, log, sqrt. Each backward multiplies the incoming gradient by
 // the local derivative, written in terms of whichever of input x or output y is cheaper.
 
 #include <cmath>
@@ -64,6 +64,16 @@ Tensor<T> log(const Tensor<T>& x) {
     Tensor<T> y = Tensor<T>::empty(x.shape());
     y.array() = x.array().log();
     record(y, "log", {x}, [x](const Tensor<T>& g) { x.add_to_grad(g.array() / x.array()); });
+    return y;
+}
+
+/// Square root; of a negative number NaN, as in PyTorch. d sqrt(x)/dx = 1 / (2 sqrt(x)), from the output.
+template <typename T>
+Tensor<T> sqrt(const Tensor<T>& x) {
+    Tensor<T> y = Tensor<T>::empty(x.shape());
+    y.array() = x.array().sqrt();
+    Tensor<T> saved = y.detach();
+    record(y, "sqrt", {x}, [x, saved](const Tensor<T>& g) { x.add_to_grad(g.array() / (T(2) * saved.array())); });
     return y;
 }
 

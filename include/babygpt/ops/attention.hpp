@@ -23,17 +23,25 @@
 //   S = Q K^T * scale ->  dQ = dS K * scale,   dK = dS^T Q * scale
 //
 // The arithmetic is in kernels/attention.hpp: plain loops for short contexts, and for long ones
-// blocks of query rows, each multiplied only with the keys it can see.
+// blocks of query rows, each multiplied only with the keys it can see. Under ReferenceMode the op is
+// the four lines above as plain ops, head by head (detail::causal_self_attention_reference), with the
+// same dropout mask, and autograd derives the backward through them.
 
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "babygpt/autograd.hpp"
 #include "babygpt/kernels/attention.hpp"
 #include "babygpt/ops/dropout.hpp"
+#include "babygpt/ops/elementwise.hpp"
+#include "babygpt/ops/matmul.hpp"
+#include "babygpt/ops/shape_ops.hpp"
+#include "babygpt/ops/softmax.hpp"
 #include "babygpt/parallel.hpp"
 #include "babygpt/profiler.hpp"
+#include "babygpt/reference_mode.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
@@ -79,6 +87,39 @@ struct AttentionHeads {
     }
 };
 
+/// Head h's dropout factors M (B, T, T), the ones the fused op applies to that head's P: 0 or
+/// keep_scale as the hashed mask decides at index ((b * nh + h) * T + i) * T + j.
+template <typename Scalar>
+Tensor<Scalar> attention_dropout_factors(const AttentionHeads<Scalar>& heads, std::int64_t h) {
+    const std::int64_t T = heads.T;
+    Tensor<Scalar> factors = Tensor<Scalar>::empty({heads.B, T, T});
+    for (std::int64_t b = 0; b < heads.B; ++b) {
+        const std::int64_t bh = b * heads.n_head + h;
+        const kernels::HeadDropout<Scalar> dropout{&*heads.mask, heads.keep_scale,
+                                                   static_cast<std::uint64_t>(bh * T * T), T};
+        for (std::int64_t i = 0; i < T; ++i)
+            for (std::int64_t j = 0; j < T; ++j) factors.data()[(b * T + i) * T + j] = dropout(i, j);
+    }
+    return factors;
+}
+
+/// causal_self_attention as the plain ops of its formula, one head at a time (as Head::forward does).
+template <typename Scalar>
+Tensor<Scalar> causal_self_attention_reference(const Tensor<Scalar>& qkv, const AttentionHeads<Scalar>& heads) {
+    const std::int64_t C = heads.C, hs = heads.hs;
+    std::vector<Tensor<Scalar>> outputs;
+    for (std::int64_t h = 0; h < heads.n_head; ++h) {
+        const Tensor<Scalar> q = narrow_last(qkv, h * hs, hs);          // (B, T, hs)
+        const Tensor<Scalar> k = narrow_last(qkv, C + h * hs, hs);      // (B, T, hs)
+        const Tensor<Scalar> v = narrow_last(qkv, 2 * C + h * hs, hs);  // (B, T, hs)
+        const Tensor<Scalar> S = matmul(q, transpose(k)) * heads.scale;  // (B, T, T)
+        Tensor<Scalar> P = softmax(causal_mask(S));                      // (B, T, T)
+        if (heads.mask) P = P * attention_dropout_factors(heads, h);     // P' = P * M
+        outputs.push_back(matmul(P, v));                                 // O (B, T, hs)
+    }
+    return concat(outputs);  // (B, T, C)
+}
+
 }  // namespace detail
 
 /// qkv (B, T, 3C) packed as [queries of all heads | keys | values], head h of each part in columns
@@ -86,7 +127,6 @@ struct AttentionHeads {
 template <typename Scalar>
 Tensor<Scalar> causal_self_attention(const Tensor<Scalar>& qkv, std::int64_t n_head, double dropout_p, bool training,
                                      Generator& gen) {
-    profiler::Scope profile("causal_self_attention");
     BABYGPT_CHECK(qkv.dim() == 3 && qkv.size(-1) % 3 == 0, "causal_self_attention: qkv must be (B, T, 3C), got ",
                   to_string(qkv.shape()));
     const std::int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3;
@@ -101,6 +141,8 @@ Tensor<Scalar> causal_self_attention(const Tensor<Scalar>& qkv, std::int64_t n_h
         heads.mask = detail::DropoutMask(dropout_p, gen);
         heads.keep_scale = static_cast<Scalar>(1.0 / (1.0 - dropout_p));
     }
+    if (ReferenceMode::is_enabled()) return detail::causal_self_attention_reference(qkv, heads);
+    profiler::Scope profile("causal_self_attention");
 
     Tensor<Scalar> probs = Tensor<Scalar>::empty({B, n_head, T, T});  // P, kept for backward
     Tensor<Scalar> out = Tensor<Scalar>::empty({B, T, C});

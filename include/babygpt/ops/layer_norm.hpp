@@ -14,23 +14,48 @@
 // so dx_i = sum_j dxhat_j d xhat_j / dx_i = rstd (dxhat_i - mean(dxhat) - xhat_i mean(dxhat * xhat)).
 //
 // The loops over the rows are kernels::layer_norm_forward and layer_norm_backward (kernels/layer_norm.hpp).
+// Under ReferenceMode the op is the first four lines above as plain ops (detail::layer_norm_reference),
+// and autograd derives dx through them.
 
 #include "babygpt/autograd.hpp"
 #include "babygpt/kernels/layer_norm.hpp"
+#include "babygpt/ops/activation.hpp"
+#include "babygpt/ops/elementwise.hpp"
+#include "babygpt/ops/reduce.hpp"
+#include "babygpt/ops/shape_ops.hpp"
 #include "babygpt/profiler.hpp"
+#include "babygpt/reference_mode.hpp"
 #include "babygpt/tensor.hpp"
 
 namespace babygpt {
 
+namespace detail {
+
+/// layer_norm as the plain ops of its formula. x is seen as (rows, C) and transposed to (C, rows), so
+/// that each row's statistics, a (rows) tensor, broadcast over it.
+template <typename T>
+Tensor<T> layer_norm_reference(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, double eps) {
+    const std::int64_t C = x.size(-1);
+    const Tensor<T> columns = transpose(reshape(x, {leading_numel(x.shape()), C}));  // (C, rows)
+    const Tensor<T> centred = columns - mean(columns, 0);                              // x - mean, (C, rows)
+    const Tensor<T> var = mean(centred * centred, 0);                                  // (rows), biased
+    const Tensor<T> xhat = centred / sqrt(var + eps);                                  // (C, rows)
+    return reshape(transpose(xhat) * weight + bias, x.shape());                        // (..., C)
+}
+
+}  // namespace detail
+
 /// x (..., C), weight (C), bias (C) -> (..., C).
 template <typename T>
 Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias, double eps = 1e-5) {
-    profiler::Scope profile("layer_norm");
     BABYGPT_CHECK(x.dim() >= 1, "layer_norm: needs at least 1 dimension");
-    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : x.numel() / C;  // x seen as (rows, C)
+    // x seen as (rows, C). Rows of width 0 have no statistics (Eigen's mean of nothing asserts): none to run.
+    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : leading_numel(x.shape());
     BABYGPT_CHECK(weight.shape() == Shape{C} && bias.shape() == Shape{C}, "layer_norm: input ",
                   to_string(x.shape()), " needs weight and bias of shape (", C, ",), got ",
                   to_string(weight.shape()), " and ", to_string(bias.shape()));
+    if (ReferenceMode::is_enabled()) return detail::layer_norm_reference(x, weight, bias, eps);
+    profiler::Scope profile("layer_norm");
     Tensor<T> y = Tensor<T>::empty(x.shape());           // (..., C)
     Tensor<T> row_stats = Tensor<T>::empty({2, rows});   // (2, rows): each row's mean, then its rstd
 

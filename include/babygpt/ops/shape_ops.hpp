@@ -108,7 +108,7 @@ Tensor<T> narrow_last(const Tensor<T>& a, std::int64_t start, std::int64_t lengt
     const std::int64_t C = a.size(-1);
     BABYGPT_CHECK(start >= 0 && length >= 0 && start + length <= C, "narrow_last: columns [", start, ", ",
                   start + length, ") are out of range for shape ", to_string(a.shape()));
-    const std::int64_t rows = C == 0 ? 0 : a.numel() / C;
+    const std::int64_t rows = leading_numel(a.shape());
     Shape shape = a.shape();
     shape.back() = length;
     Tensor<T> out = Tensor<T>::empty(shape);

@@ -16,7 +16,8 @@ namespace babygpt {
 template <typename T>
 Tensor<T> softmax(const Tensor<T>& x) {
     BABYGPT_CHECK(x.dim() >= 1, "softmax: needs at least 1 dimension");
-    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : x.numel() / C;
+    // x seen as (rows, C). Rows of width 0 have no maximum (Eigen asserts on one): none to run.
+    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : leading_numel(x.shape());
     Tensor<T> y = Tensor<T>::empty(x.shape());
     auto X = x.matrix(rows, C).array();
     auto Y = y.matrix(rows, C).array();
@@ -39,7 +40,7 @@ Tensor<T> softmax(const Tensor<T>& x) {
 template <typename T>
 Tensor<T> log_softmax(const Tensor<T>& x) {
     BABYGPT_CHECK(x.dim() >= 1, "log_softmax: needs at least 1 dimension");
-    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : x.numel() / C;
+    const std::int64_t C = x.size(-1), rows = C == 0 ? 0 : leading_numel(x.shape());  // as in softmax
     Tensor<T> y = Tensor<T>::empty(x.shape());
     auto X = x.matrix(rows, C).array();
     auto Y = y.matrix(rows, C).array();
