@@ -4,8 +4,9 @@
 // The fast paths (fused attention over all heads, linear + cross-entropy in one op, the fused
 // LayerNorm, the narrow-side product kernels) each compute what a short composition of plain ops
 // computes. Under a ReferenceModeGuard they run as that composition instead: attention as each Head's
-// forward, concatenated and projected; the output layer and loss as cross_entropy(linear(...)); LayerNorm
-// from means and variances; products as one general GEMM. Two uses:
+// forward, concatenated and projected (and the causal_self_attention op, called directly, as each
+// head's plain ops with the same dropout mask); the output layer and loss as cross_entropy(linear(...));
+// LayerNorm from means, variances and sqrt; products as one general GEMM. Two uses:
 //   - reading: step through a training step in a debugger and every line is one formula of the model;
 //   - testing: the fast path, run on the same inputs, must give the reference's values and gradients
 //     (tests/test_reference_mode.cpp), so the two can never drift apart.
