@@ -88,11 +88,11 @@ TEST_CASE("io::load_state_dict: a shape mismatch names the tensor and both shape
     GPTConfig bigger = state_dict_config();
     bigger.vocab_size = 9;  // a checkpoint from another vocabulary
     GPT<float> other(bigger, other_gen);
-    const float before = model.ln_final.weight.data()[0];
+    const float before = model.ln_final->weight.data()[0];
     const std::string message = error_of([&] { io::load_state_dict(model, io::state_dict(other), "g.safetensors"); });
     CHECK(message.find("lm_head.weight is (9,8) in the file but (7,8) in the model") != std::string::npos);
     CHECK(message.find("token_embedding_table.weight") != std::string::npos);
-    CHECK(model.ln_final.weight.data()[0] == before);
+    CHECK(model.ln_final->weight.data()[0] == before);
 }
 
 TEST_CASE("io::load_state_dict: a tensor of an integer dtype is an error naming it") {

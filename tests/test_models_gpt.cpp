@@ -313,7 +313,7 @@ TEST_CASE("GPT::forward: logits (B, T, V), mean cross-entropy loss, and the refe
     // tok_emb(idx) + pos_emb(arange(T)) -> blocks -> ln_final -> lm_head
     Tensord x = model.token_embedding_table.forward(idx) + model.postion_embedding_table.forward(IndexTensor::arange(4));
     for (const auto& block : model.blocks) x = block->forward(x);
-    const Tensord logits = model.lm_head.forward(model.ln_final.forward(x));
+    const Tensord logits = model.lm_head.forward(model.ln_final->forward(x));
     for (std::int64_t i = 0; i < logits.numel(); ++i) CHECK(out.logits.data()[i] == doctest::Approx(logits.data()[i]).epsilon(1e-13));
 
     // Without targets there is no loss; at full block_size it works as well.
@@ -454,10 +454,10 @@ TEST_CASE("GPT: train() and eval() reach every submodule; dropout is the identit
 
     auto modules = [&]() {
         std::vector<const nn::Module<double>*> m{&model, &model.token_embedding_table, &model.postion_embedding_table,
-                                                 &model.ln_final, &model.lm_head};
+                                                 model.ln_final.get(), &model.lm_head};
         for (const auto& b : model.blocks) {
             m.insert(m.end(), {b.get(), &b->sa, b->sa.proj.get(), b->sa.dropout.get(), &b->ffwd, &b->ffwd.net,
-                               &b->ln1, &b->ln2});
+                               b->ln1.get(), b->ln2.get()});
             for (const auto& h : b->sa.heads) m.insert(m.end(), {h.get(), &h->key, &h->query, &h->value, &h->dropout});
         }
         return m;

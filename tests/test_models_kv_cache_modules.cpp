@@ -1,11 +1,13 @@
 // Tests for the modules' cached forward passes (generation one position at a time):
 // Block::forward_cached step by step against Block::forward on the whole sequence, and KVCacheDecoder
-// (GPT::forward_cached) against GPT::forward at every position, for one and several heads and rows;
+// (GPT::forward_cached) against GPT::forward at every position, for one and several heads and rows and
+// for every LayerNorm placement;
 // the errors of a wrong input, a full cache and a position that does not follow the cache.
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "babygpt/babygpt.hpp"
@@ -26,8 +28,9 @@ Tensord kv_modules_position(const Tensord& x, std::int64_t p) {
     return out;
 }
 
-GPTConfig kv_modules_config(std::int64_t n_head) {
+GPTConfig kv_modules_config(std::int64_t n_head, NormPlacement norm = NormPlacement::pre) {
     GPTConfig c;
+    c.norm = norm;
     c.vocab_size = 11;
     c.block_size = 6;
     c.n_embed = 8;
@@ -42,23 +45,27 @@ GPTConfig kv_modules_config(std::int64_t n_head) {
 TEST_CASE("Block::forward_cached, one position after the other, is Block::forward on the whole sequence") {
     for (const std::int64_t n_head : {1, 4}) {
         for (const std::int64_t B : {1, 3}) {
-            CAPTURE(n_head);
-            CAPTURE(B);
-            const std::int64_t block_size = 6, C = 8;
-            Generator gen(static_cast<std::uint64_t>(50 + 10 * n_head + B));
-            nn::Block<double> block(C, n_head, block_size, 0.0, gen);
-            const Tensord x = Tensord::randn({B, block_size, C}, gen);
-            const Tensord full = block.forward(x);  // (B, T, C): causal, so position p sees 0..p only
-            nn::AttentionCache<double> cache(B, block_size, C);
-            for (std::int64_t p = 0; p < block_size; ++p) {
-                CAPTURE(p);
-                const Tensord y = block.forward_cached(kv_modules_position(x, p), cache);
-                REQUIRE(y.shape() == Shape{B, 1, C});
-                CHECK(cache.length == p + 1);
-                for (std::int64_t b = 0; b < B; ++b)
-                    for (std::int64_t c = 0; c < C; ++c) CHECK(std::abs(y(b, 0, c) - full(b, p, c)) < 1e-12);
+            for (const NormPlacement norm : {NormPlacement::pre, NormPlacement::post, NormPlacement::none}) {
+                CAPTURE(n_head);
+                CAPTURE(B);
+                const std::string placement = norm_placement_name(norm);
+                CAPTURE(placement);
+                const std::int64_t block_size = 6, C = 8;
+                Generator gen(static_cast<std::uint64_t>(50 + 10 * n_head + B));
+                nn::Block<double> block(C, n_head, block_size, 0.0, gen, norm);
+                const Tensord x = Tensord::randn({B, block_size, C}, gen);
+                const Tensord full = block.forward(x);  // (B, T, C): causal, so position p sees 0..p only
+                nn::AttentionCache<double> cache(B, block_size, C);
+                for (std::int64_t p = 0; p < block_size; ++p) {
+                    CAPTURE(p);
+                    const Tensord y = block.forward_cached(kv_modules_position(x, p), cache);
+                    REQUIRE(y.shape() == Shape{B, 1, C});
+                    CHECK(cache.length == p + 1);
+                    for (std::int64_t b = 0; b < B; ++b)
+                        for (std::int64_t c = 0; c < C; ++c) CHECK(std::abs(y(b, 0, c) - full(b, p, c)) < 1e-12);
+                }
+                CHECK_THROWS_AS(block.forward_cached(kv_modules_position(x, 0), cache), Error);  // full
             }
-            CHECK_THROWS_AS(block.forward_cached(kv_modules_position(x, 0), cache), Error);  // full
         }
     }
 }
@@ -66,28 +73,32 @@ TEST_CASE("Block::forward_cached, one position after the other, is Block::forwar
 TEST_CASE("KVCacheDecoder: the logits at every position are GPT::forward's there") {
     for (const std::int64_t n_head : {1, 4}) {
         for (const std::int64_t B : {1, 3}) {
-            CAPTURE(n_head);
-            CAPTURE(B);
-            Generator gen(static_cast<std::uint64_t>(70 + 10 * n_head + B));
-            GPT<double> model(kv_modules_config(n_head), gen);
-            model.eval();
-            const std::int64_t T = model.config.block_size, V = model.config.vocab_size;
-            IndexTensor idx = IndexTensor::empty({B, T});
-            for (std::int64_t i = 0; i < idx.numel(); ++i) idx.data()[i] = gen.randint(V);
-            const Tensord full = [&] {
-                NoGradGuard no_grad;
-                return model.forward(idx).logits;  // (B, T, V)
-            }();
-            KVCacheDecoder<double> decoder(model, B);
-            for (std::int64_t p = 0; p < T; ++p) {
-                CAPTURE(p);
-                std::vector<std::int64_t> tokens;
-                for (std::int64_t b = 0; b < B; ++b) tokens.push_back(idx(b, p));
-                const Tensord logits = decoder.step(tokens);
-                REQUIRE(logits.shape() == Shape{B, V});
-                CHECK(decoder.length() == p + 1);
-                for (std::int64_t b = 0; b < B; ++b)
-                    for (std::int64_t v = 0; v < V; ++v) CHECK(std::abs(logits(b, v) - full(b, p, v)) < 1e-12);
+            for (const NormPlacement norm : {NormPlacement::pre, NormPlacement::post, NormPlacement::none}) {
+                CAPTURE(n_head);
+                CAPTURE(B);
+                const std::string placement = norm_placement_name(norm);
+                CAPTURE(placement);
+                Generator gen(static_cast<std::uint64_t>(70 + 10 * n_head + B));
+                GPT<double> model(kv_modules_config(n_head, norm), gen);
+                model.eval();
+                const std::int64_t T = model.config.block_size, V = model.config.vocab_size;
+                IndexTensor idx = IndexTensor::empty({B, T});
+                for (std::int64_t i = 0; i < idx.numel(); ++i) idx.data()[i] = gen.randint(V);
+                const Tensord full = [&] {
+                    NoGradGuard no_grad;
+                    return model.forward(idx).logits;  // (B, T, V)
+                }();
+                KVCacheDecoder<double> decoder(model, B);
+                for (std::int64_t p = 0; p < T; ++p) {
+                    CAPTURE(p);
+                    std::vector<std::int64_t> tokens;
+                    for (std::int64_t b = 0; b < B; ++b) tokens.push_back(idx(b, p));
+                    const Tensord logits = decoder.step(tokens);
+                    REQUIRE(logits.shape() == Shape{B, V});
+                    CHECK(decoder.length() == p + 1);
+                    for (std::int64_t b = 0; b < B; ++b)
+                        for (std::int64_t v = 0; v < V; ++v) CHECK(std::abs(logits(b, v) - full(b, p, v)) < 1e-12);
+                }
             }
         }
     }

@@ -113,3 +113,21 @@ TEST_CASE("parity with the PyTorch reference under ReferenceMode: vocab 11, bloc
 TEST_CASE("parity with the PyTorch reference under ReferenceMode: odd vocab 13, block 5, n_embed 12, 3 heads, 1 layer") {
     check_parity("parity_odd.safetensors", true);
 }
+
+// The LayerNorm placements other than the reference's (GPTConfig::norm), against the same PyTorch model
+// with its blocks changed alike (tools/reference_model.py).
+TEST_CASE("parity with the PyTorch reference, LayerNorm after each residual addition (norm post)") {
+    check_parity("parity_post.safetensors", false);
+}
+
+TEST_CASE("parity with the PyTorch reference under ReferenceMode, norm post") {
+    check_parity("parity_post.safetensors", true);
+}
+
+TEST_CASE("parity with the PyTorch reference, no LayerNorm (norm none, the tutorial's step 8)") {
+    check_parity("parity_none.safetensors", false);
+}
+
+TEST_CASE("parity with the PyTorch reference under ReferenceMode, norm none") {
+    check_parity("parity_none.safetensors", true);
+}

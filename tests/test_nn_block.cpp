@@ -44,8 +44,8 @@ TEST_CASE("nn::Block: forward is the Pre-LN residual composition") {
     nn::Block<double> block(8, 4, 6, 0.0, gen);
     const Tensord x = Tensord::randn({2, 5, 8}, gen);
     const Tensord y = block.forward(x);
-    const Tensord h = x + block.sa.forward(block.ln1.forward(x));
-    const Tensord expected = h + block.ffwd.forward(block.ln2.forward(h));
+    const Tensord h = x + block.sa.forward(block.ln1->forward(x));
+    const Tensord expected = h + block.ffwd.forward(block.ln2->forward(h));
     REQUIRE(y.shape() == Shape{2, 5, 8});
     for (std::int64_t i = 0; i < y.numel(); ++i) CHECK(y.data()[i] == doctest::Approx(expected.data()[i]).epsilon(1e-14));
 }
@@ -54,8 +54,8 @@ TEST_CASE("nn::Block: gradcheck, dropout 0, T < block_size") {
     Generator gen(3);
     nn::Block<double> block(4, 2, 5, 0.0, gen);
     // Non-trivial LayerNorm parameters, so their gradients are checked away from the 1/0 start.
-    block.ln1.weight.copy_(Tensord::randn({4}, gen, 1.0, 0.3));
-    block.ln2.bias.copy_(Tensord::randn({4}, gen, 0.0, 0.3));
+    block.ln1->weight.copy_(Tensord::randn({4}, gen, 1.0, 0.3));
+    block.ln2->bias.copy_(Tensord::randn({4}, gen, 0.0, 0.3));
     Tensord x = Tensord::randn({2, 3, 4}, gen).requires_grad_();
     const GradcheckResult result =
         gradcheck([&](const std::vector<Tensord>&) { return block.forward(x); }, with_parameters(x, block));
@@ -86,8 +86,8 @@ TEST_CASE("nn::Block: eval() reaches attention, feed-forward and the norms") {
     CHECK_FALSE(with_dropout.sa.heads[1]->dropout.is_training());
     CHECK_FALSE(with_dropout.sa.dropout->is_training());
     CHECK_FALSE(with_dropout.ffwd.net.is_training());
-    CHECK_FALSE(with_dropout.ln1.is_training());
-    CHECK_FALSE(with_dropout.ln2.is_training());
+    CHECK_FALSE(with_dropout.ln1->is_training());
+    CHECK_FALSE(with_dropout.ln2->is_training());
     Generator data(6);
     const Tensord x = Tensord::randn({2, 4, 8}, data);
     const Tensord a = with_dropout.forward(x), b = without.forward(x);

@@ -14,7 +14,7 @@ one safetensors file is written holding:
                                     batch; losses[k] is the loss before the k-th update
 __metadata__ holds the configuration as strings.
 
-Usage: tools/make_parity_fixture.py [--out-dir tests/data]
+Usage: tools/make_parity_fixture.py [--out-dir tests/data] [--only NAME ...]
 """
 
 import argparse
@@ -36,6 +36,11 @@ CONFIGS = [
          dropout=0.0, learning_rate=1e-2, batch_size=4, seq_len=8, seed=1337),
     dict(name="parity_odd", vocab_size=13, block_size=5, n_embed=12, n_head=3, n_layer=1,
          dropout=0.0, learning_rate=1e-2, batch_size=3, seq_len=5, seed=7),
+    # The LayerNorm placements other than the reference's (GPTConfig::norm).
+    dict(name="parity_post", vocab_size=11, block_size=8, n_embed=16, n_head=4, n_layer=2,
+         dropout=0.0, learning_rate=1e-2, batch_size=4, seq_len=8, seed=1337, norm="post"),
+    dict(name="parity_none", vocab_size=11, block_size=8, n_embed=16, n_head=4, n_layer=2,
+         dropout=0.0, learning_rate=1e-2, batch_size=4, seq_len=8, seed=1337, norm="none"),
 ]
 
 
@@ -80,6 +85,8 @@ def make_fixture(cfg):
     metadata = {key: str(cfg[key]) for key in
                 ("vocab_size", "block_size", "n_embed", "n_head", "n_layer", "dropout",
                  "learning_rate", "batch_size", "seed")}
+    if "norm" in cfg:  # absent: pre, as babygpt reads it
+        metadata["norm"] = cfg["norm"]
     metadata["seq_len"] = str(T)
     metadata["adamw_steps"] = str(ADAMW_STEPS)
     metadata["torch_version"] = torch.__version__
@@ -90,10 +97,13 @@ def make_fixture(cfg):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="write PyTorch parity fixtures")
     parser.add_argument("--out-dir", default=os.path.join(os.path.dirname(HERE), "tests", "data"))
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="write only these fixtures (e.g. parity_post)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     os.makedirs(args.out_dir, exist_ok=True)
     for cfg in CONFIGS:
+        if args.only and cfg["name"] not in args.only:
+            continue
         tensors, metadata = make_fixture(cfg)
         path = os.path.join(args.out_dir, cfg["name"] + ".safetensors")
         save_file(tensors, path, metadata)

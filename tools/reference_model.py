@@ -80,31 +80,43 @@ class FeedFoward(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-LN transformer block: x + sa(ln1(x)), then x + ffwd(ln2(x))."""
+    """Pre-LN transformer block: x + sa(ln1(x)), then x + ffwd(ln2(x)).
 
-    def __init__(self, n_embed, n_head, block_size, dropout):
+    norm="post" normalises each residual sum instead (x = ln1(x + sa(x)); x = ln2(x + ffwd(x))), and
+    norm="none" has no LayerNorm (the tutorial's step 8): babygpt's GPTConfig::norm.
+    """
+
+    def __init__(self, n_embed, n_head, block_size, dropout, norm="pre"):
         super().__init__()
+        self.norm = norm
         self.sa = MultiHeadAttention(n_embed, n_head, block_size, dropout)
         self.ffwd = FeedFoward(n_embed, dropout)
-        self.ln1 = nn.LayerNorm(n_embed)
-        self.ln2 = nn.LayerNorm(n_embed)
+        if norm != "none":
+            self.ln1 = nn.LayerNorm(n_embed)
+            self.ln2 = nn.LayerNorm(n_embed)
 
     def forward(self, x):
+        if self.norm == "post":
+            x = self.ln1(x + self.sa(x))
+            return self.ln2(x + self.ffwd(x))
+        if self.norm == "none":
+            x = x + self.sa(x)
+            return x + self.ffwd(x)
         x = x + self.sa(self.ln1(x))
         x = x + self.ffwd(self.ln2(x))
         return x
 
 
 class BabyGPT(nn.Module):
-    def __init__(self, vocab_size, block_size, n_embed, n_head, n_layer, dropout=0.0):
+    def __init__(self, vocab_size, block_size, n_embed, n_head, n_layer, dropout=0.0, norm="pre"):
         super().__init__()
         self.vocab_size = vocab_size
         self.block_size = block_size
         self.token_embedding_table = nn.Embedding(vocab_size, n_embed)
         self.postion_embedding_table = nn.Embedding(block_size, n_embed)
         self.blocks = nn.Sequential(
-            *[Block(n_embed, n_head, block_size, dropout) for _ in range(n_layer)])
-        self.ln_final = nn.LayerNorm(n_embed)
+            *[Block(n_embed, n_head, block_size, dropout, norm) for _ in range(n_layer)])
+        self.ln_final = nn.LayerNorm(n_embed) if norm == "pre" else nn.Identity()
         self.lm_head = nn.Linear(n_embed, vocab_size)
 
     def forward(self, idx, targets=None):
@@ -134,9 +146,9 @@ class BabyGPT(nn.Module):
 
 
 def build_model(vocab_size, cfg):
-    """BabyGPT from a dict holding block_size, n_embed, n_head, n_layer (dropout optional)."""
+    """BabyGPT from a dict holding block_size, n_embed, n_head, n_layer (dropout, norm optional)."""
     return BabyGPT(vocab_size, cfg["block_size"], cfg["n_embed"], cfg["n_head"],
-                   cfg["n_layer"], cfg.get("dropout", 0.0))
+                   cfg["n_layer"], cfg.get("dropout", 0.0), cfg.get("norm", "pre"))
 
 
 def count_parameters(model):

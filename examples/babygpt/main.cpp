@@ -53,6 +53,9 @@ std::vector<SettingOption> add_setting_options(CLI::App& train, TrainSettings& s
     add("n-head", &TrainSettings::n_head, "attention heads per block");
     add("n-layer", &TrainSettings::n_layer, "transformer blocks");
     add("dropout", &TrainSettings::dropout, "dropout probability in training, in [0, 1)");
+    add("norm", &TrainSettings::norm,
+        "where the LayerNorms sit: pre (before attention and feed-forward, the reference), post (after each "
+        "residual addition) or none");
     add("learning-rate", &TrainSettings::learning_rate, "AdamW learning rate");
     add("max-iters", &TrainSettings::max_iters, "total training steps (a resumed run continues up to this step)");
     add("eval-interval", &TrainSettings::eval_interval, "steps between evaluations");

@@ -127,6 +127,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const char* option) {
     s.n_head = config.n_head;
     s.n_layer = config.n_layer;
     s.dropout = config.dropout;
+    s.norm = babygpt::norm_placement_name(config.norm);
     s.preset = field(m, "train.preset", path);
     s.batch_size = integer(m, "train.batch_size", path);
     s.learning_rate = real(m, "train.learning_rate", path);

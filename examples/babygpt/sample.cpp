@@ -77,9 +77,11 @@ int run_info(const std::string& path) {
     std::printf("checkpoint:     %s\n", path.c_str());
     std::printf("data:           %s\n", info.data_path.c_str());
     std::printf("vocab size:     %lld\n", static_cast<long long>(info.vocabulary.size()));
-    std::printf("model:          block_size %lld, n_embed %lld, n_head %lld, n_layer %lld, dropout %g\n",
+    // The LayerNorm placement only when it is not the reference's.
+    const std::string norm = s.norm == "pre" ? "" : ", norm " + s.norm;
+    std::printf("model:          block_size %lld, n_embed %lld, n_head %lld, n_layer %lld, dropout %g%s\n",
                 static_cast<long long>(s.block_size), static_cast<long long>(s.n_embed),
-                static_cast<long long>(s.n_head), static_cast<long long>(s.n_layer), s.dropout);
+                static_cast<long long>(s.n_head), static_cast<long long>(s.n_layer), s.dropout, norm.c_str());
     std::printf("parameters:     %lld\n", static_cast<long long>(loaded.model->parameter_count()));
     std::printf("training:       preset %s, batch_size %lld, learning_rate %g, max_iters %lld, eval_interval %lld, "
                 "eval_iters %lld, train_ratio %g, seed %llu\n",

@@ -21,6 +21,7 @@ struct TrainSettings {
     std::int64_t n_head = 4;
     std::int64_t n_layer = 3;
     double dropout = 0.0;
+    std::string norm = "pre";  // where the LayerNorms sit: pre (the reference), post or none
     double learning_rate = 1e-2;
     std::int64_t max_iters = 5000;
     std::int64_t eval_interval = 200;
@@ -38,6 +39,7 @@ struct TrainSettings {
         config.n_head = n_head;
         config.n_layer = n_layer;
         config.dropout = dropout;
+        config.norm = babygpt::parse_norm_placement(norm, "--norm");
         return config;
     }
 };
@@ -76,6 +78,7 @@ inline void validate(const TrainSettings& s) {
     BABYGPT_CHECK(s.n_embed % s.n_head == 0, "--n-embed (", s.n_embed, ") must be divisible by --n-head (", s.n_head,
                   ")");
     BABYGPT_CHECK(s.dropout >= 0.0 && s.dropout < 1.0, "--dropout must be in [0, 1), got ", s.dropout);
+    babygpt::parse_norm_placement(s.norm, "--norm");  // throws for anything but pre, post or none
     BABYGPT_CHECK(s.learning_rate > 0.0 && s.learning_rate < 10.0,
                   "--learning-rate must be positive (and below 10), got ", s.learning_rate);
     BABYGPT_CHECK(s.train_ratio > 0.0 && s.train_ratio < 1.0, "--train-ratio must be between 0 and 1, got ",

@@ -151,6 +151,8 @@ TrainSettings merge_resumed_settings(const TrainSettings& stored, const TrainReq
     shape_unchanged("n-embed", stored.n_embed, given.n_embed);
     shape_unchanged("n-head", stored.n_head, given.n_head);
     shape_unchanged("n-layer", stored.n_layer, given.n_layer);
+    BABYGPT_CHECK(!is_given("norm") || given.norm == stored.norm, "--norm ", given.norm, " differs from the checkpoint's ",
+                  stored.norm, "; a resumed run keeps the model's shape (drop --norm or start a new run)");
     BABYGPT_CHECK(!is_given("train-ratio") || given.train_ratio == stored.train_ratio,
                   "--train-ratio cannot change when resuming (the validation text would change)");
     BABYGPT_CHECK(!is_given("seed") || given.seed == stored.seed,

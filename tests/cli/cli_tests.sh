@@ -1122,6 +1122,36 @@ test_plot() {
     note "a run with a single evaluation gives a valid SVG"
 }
 
+# --norm: post and none train, are saved and shown by info, are kept by --resume and cannot change
+# there; a placement that does not exist is one clear error.
+test_norm() {
+    write_english en.txt
+    local placement
+    for placement in post none; do
+        run_ok "$placement" train --data en.txt "${TINY_MODEL[@]}" --max-iters 20 --eval-interval 10 --norm "$placement" \
+            --sample-tokens 20 --out "$placement/model.safetensors"
+        check_step_format "$placement.out"
+        run_ok "info_$placement" info "$placement/model.safetensors"
+        grep -q "norm $placement\$" "info_$placement.out" || { show "info_$placement.out"; fail "info does not show norm $placement"; }
+        run_ok "resume_$placement" train --resume "$placement/model.safetensors" --max-iters 30 --sample-tokens 0
+        grep -q 'resuming at step 20' "resume_$placement.out" || { show "resume_$placement.out"; fail "no resume"; }
+        run_ok "info_resumed_$placement" info "$placement/model.safetensors"
+        grep -q "norm $placement\$" "info_resumed_$placement.out" || { show "info_resumed_$placement.out"; fail "resume lost norm"; }
+        run_ok "sample_$placement" sample "$placement/model.safetensors" --max-new-tokens 30 --seed 3
+    done
+    note "norm post and none train, resume and sample; info shows the placement"
+    run_ok pre train --data en.txt "${TINY[@]}" --max-iters 10 --eval-interval 10 --out pre/model.safetensors
+    run_ok info_pre info pre/model.safetensors
+    ! grep -q "norm" info_pre.out || { show info_pre.out; fail "info shows the default placement"; }
+    # Different placements are different models: the same seed gives different losses.
+    [ "$(losses_only post.out | head -n 1)" != "$(losses_only none.out | head -n 1)" ] ||
+        { show post.out none.out; fail "post and none print the same first losses"; }
+    expect_error bad_norm "unknown LayerNorm placement 'sideways'; choose pre, post or none" \
+        train --data en.txt "${TINY[@]}" --max-iters 5 --norm sideways --out out/model.safetensors
+    expect_error resume_norm "--norm post differs from the checkpoint's none" \
+        train --resume none/model.safetensors --max-iters 40 --norm post
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 if ! declare -F "test_$CASE" >/dev/null; then

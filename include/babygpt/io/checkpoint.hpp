@@ -28,14 +28,15 @@
 
 namespace babygpt::io {
 
-/// The configuration as metadata strings, under the names PyTorch users know.
+/// The configuration as metadata strings, under the names PyTorch users know (norm: pre, post or none).
 inline std::map<std::string, std::string> config_metadata(const GPTConfig& config) {
     std::ostringstream dropout;
     dropout.precision(17);
     dropout << config.dropout;
     return {{"vocab_size", std::to_string(config.vocab_size)}, {"block_size", std::to_string(config.block_size)},
             {"n_embed", std::to_string(config.n_embed)},       {"n_head", std::to_string(config.n_head)},
-            {"n_layer", std::to_string(config.n_layer)},       {"dropout", dropout.str()}};
+            {"n_layer", std::to_string(config.n_layer)},       {"dropout", dropout.str()},
+            {"norm", norm_placement_name(config.norm)}};
 }
 
 namespace detail {
@@ -124,6 +125,8 @@ inline GPTConfig config_from_metadata(const std::map<std::string, std::string>& 
     config.n_layer = integer("n_layer");
     auto it = metadata.find("dropout");
     config.dropout = it == metadata.end() ? 0.0 : parse_metadata_real(it->second, "dropout", source);
+    it = metadata.find("norm");  // absent in files from before the option: the reference's pre
+    if (it != metadata.end()) config.norm = parse_norm_placement(it->second, source + ": metadata 'norm'");
     try {
         config.validate();
     } catch (const Error& e) {
@@ -150,13 +153,15 @@ inline void for_each_gpt_tensor(const GPTConfig& config,
         }
         if (!visit(block + "sa.proj.weight", {C, C}) || !visit(block + "sa.proj.bias", {C}) ||
             !visit(block + "ffwd.net.0.weight", {4 * C, C}) || !visit(block + "ffwd.net.0.bias", {4 * C}) ||
-            !visit(block + "ffwd.net.2.weight", {C, 4 * C}) || !visit(block + "ffwd.net.2.bias", {C}) ||
-            !visit(block + "ln1.weight", {C}) || !visit(block + "ln1.bias", {C}) ||
-            !visit(block + "ln2.weight", {C}) || !visit(block + "ln2.bias", {C}))
+            !visit(block + "ffwd.net.2.weight", {C, 4 * C}) || !visit(block + "ffwd.net.2.bias", {C}))
+            return;
+        if (config.norm != NormPlacement::none &&
+            (!visit(block + "ln1.weight", {C}) || !visit(block + "ln1.bias", {C}) ||
+             !visit(block + "ln2.weight", {C}) || !visit(block + "ln2.bias", {C})))
             return;
     }
-    (void)(visit("ln_final.weight", {C}) && visit("ln_final.bias", {C}) && visit("lm_head.weight", {V, C}) &&
-           visit("lm_head.bias", {V}));
+    if (config.norm == NormPlacement::pre && (!visit("ln_final.weight", {C}) || !visit("ln_final.bias", {C}))) return;
+    (void)(visit("lm_head.weight", {V, C}) && visit("lm_head.bias", {V}));
 }
 
 /// Checks, before any model is built, that `contents` holds exactly the state_dict of GPT(config): every
@@ -171,6 +176,7 @@ inline void check_checkpoint_matches_config(const safetensors::Contents& content
                             std::to_string(config.n_layer) + ", n_head " + std::to_string(config.n_head) +
                             ", n_embed " + std::to_string(config.n_embed) + ", block_size " +
                             std::to_string(config.block_size) + ", vocab_size " + std::to_string(config.vocab_size) +
+                            ", norm " + norm_placement_name(config.norm) +
                             "): it is corrupt or was not written by babygpt";
     const std::size_t shown = 8;
     detail::MessageList missing(shown), mismatched(shown);

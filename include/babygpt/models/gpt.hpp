@@ -1,6 +1,8 @@
 #pragma once
 // BabyGPT: a character-level GPT as the reference tutorial builds it:
 //   token + position embeddings -> n_layer Pre-LN Blocks -> final LayerNorm -> lm_head -> logits.
+// GPTConfig::norm moves the LayerNorms (post: after each residual addition, no final one) or removes
+// them (none), for studying what they do; pre is the reference.
 // Parameter names are the reference's state_dict keys (including its "postion_embedding_table").
 
 #include <algorithm>
@@ -31,6 +33,7 @@ struct GPTConfig {
     std::int64_t n_head = 4;       // attention heads; head_size = n_embed / n_head
     std::int64_t n_layer = 3;      // transformer blocks
     double dropout = 0.0;          // dropout probability in training (v10+)
+    NormPlacement norm = NormPlacement::pre;  // where the LayerNorms sit (nn/block.hpp); pre: the reference
 
     // Upper bounds: far beyond what this library trains on a CPU, low enough that no product of sizes
     // overflows, and a checkpoint's metadata cannot ask for an absurd model (io::config_from_checkpoint
@@ -66,8 +69,8 @@ struct GPTConfig {
 
     /// Elements of every parameter and buffer of GPT<T>(*this): its state_dict, counted without building
     /// it. Per block: attention 3 C^2 (key, query, value) + H T^2 (the heads' tril masks) + C^2 + C
-    /// (projection); feed-forward 4 C^2 + 4C + 4 C^2 + C; two LayerNorms 4C. Around the blocks: the
-    /// embeddings V C + T C, the final LayerNorm 2C, lm_head C V + V. Checked arithmetic: throws if the
+    /// (projection); feed-forward 4 C^2 + 4C + 4 C^2 + C; two LayerNorms 4C (unless norm is none).
+    /// Around the blocks: the embeddings V C + T C, the final LayerNorm 2C (norm pre), lm_head C V + V. Checked arithmetic: throws if the
     /// count overflows an int64 (validate() calls it only within the bounds above, where it cannot).
     std::int64_t state_elements() const {
         const std::int64_t V = vocab_size, T = block_size, C = n_embed, H = n_head;
@@ -83,9 +86,11 @@ struct GPTConfig {
             return a + b;
         };
         const std::int64_t C2 = mul(C, C);
-        const std::int64_t per_block = add(add(mul(12, C2), mul(H, mul(T, T))), mul(10, C));
+        const std::int64_t block_norms = norm == NormPlacement::none ? 0 : 4;  // ln1, ln2: 4C
+        const std::int64_t final_norm = norm == NormPlacement::pre ? 2 : 0;    // ln_final: 2C
+        const std::int64_t per_block = add(add(mul(12, C2), mul(H, mul(T, T))), mul(6 + block_norms, C));
         std::int64_t total = add(mul(2, mul(V, C)), mul(T, C));
-        total = add(total, add(V, mul(2, C)));
+        total = add(total, add(V, mul(final_norm, C)));
         return add(total, mul(n_layer, per_block));
     }
 
@@ -163,7 +168,7 @@ public:
         const IndexTensor pos = IndexTensor::full({1}, position);                                  // (1)
         Tensor<Scalar> x = token_embedding_table.forward(tokens) + postion_embedding_table.forward(pos);  // (B, 1, C)
         for (std::size_t l = 0; l < blocks.size(); ++l) x = blocks[l]->forward_cached(x, caches[l]);   // (B, 1, C)
-        const Tensor<Scalar> logits = lm_head.forward(ln_final.forward(x));                            // (B, 1, V)
+        const Tensor<Scalar> logits = lm_head.forward(final_norm(x));                            // (B, 1, V)
         return reshape(logits, {tokens.size(0), config.vocab_size});                                 // (B, V)
     }
 
@@ -229,7 +234,7 @@ public:
     nn::Embedding<Scalar> token_embedding_table;
     nn::Embedding<Scalar> postion_embedding_table;  // sic: the reference's name, kept for state_dict parity
     std::vector<std::unique_ptr<nn::Block<Scalar>>> blocks;
-    nn::LayerNorm<Scalar> ln_final;
+    std::unique_ptr<nn::LayerNorm<Scalar>> ln_final;  // null unless config.norm is pre
     nn::Linear<Scalar> lm_head;
 
 private:
@@ -240,17 +245,19 @@ private:
         : config(config),
           token_embedding_table(config.vocab_size, config.n_embed, gen),
           postion_embedding_table(config.block_size, config.n_embed, gen),
-          ln_final(config.n_embed),
           lm_head(config.n_embed, config.vocab_size, true, gen),
           dropout_gen_(dropout_seed) {
         this->register_module("token_embedding_table", token_embedding_table);
         this->register_module("postion_embedding_table", postion_embedding_table);
         for (std::int64_t l = 0; l < config.n_layer; ++l) {
             blocks.push_back(std::make_unique<nn::Block<Scalar>>(config.n_embed, config.n_head, config.block_size,
-                                                                 config.dropout, dropout_gen_));
+                                                                 config.dropout, dropout_gen_, config.norm));
             this->register_module("blocks." + std::to_string(l), *blocks.back());
         }
-        this->register_module("ln_final", ln_final);
+        if (config.norm == NormPlacement::pre) {
+            ln_final = std::make_unique<nn::LayerNorm<Scalar>>(config.n_embed);
+            this->register_module("ln_final", *ln_final);
+        }
         this->register_module("lm_head", lm_head);
     }
 
@@ -270,8 +277,11 @@ private:
         const IndexTensor pos = IndexTensor::arange(T);                                         // (T)
         Tensor<Scalar> x = token_embedding_table.forward(idx) + postion_embedding_table.forward(pos);  // (B, T, C)
         for (const auto& block : blocks) x = block->forward(x);                                   // (B, T, C)
-        return ln_final.forward(x);                                                                // (B, T, C)
+        return final_norm(x);                                                                      // (B, T, C)
     }
+
+    /// (..., C) -> (..., C): ln_final, or nothing when the model has none.
+    Tensor<Scalar> final_norm(const Tensor<Scalar>& x) const { return ln_final ? ln_final->forward(x) : x; }
 
     /// Draws one token from softmax(logits / temperature), restricted to the top_k largest if top_k > 0.
     static std::int64_t sample(const Scalar* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
