@@ -16,23 +16,13 @@
 #include "babygpt/models/gpt.hpp"
 #include "babygpt/optim/adamw.hpp"
 
+#include "gpt_helpers.hpp"
 #include "helpers.hpp"
 
 using namespace babygpt;
 using namespace babygpt_test;
 
 namespace {
-
-GPTConfig tiny_config(double dropout = 0.0) {
-    GPTConfig c;
-    c.vocab_size = 7;
-    c.block_size = 5;
-    c.n_embed = 8;
-    c.n_head = 2;
-    c.n_layer = 2;
-    c.dropout = dropout;
-    return c;
-}
 
 GPTConfig v9_config() {
     GPTConfig c;  // the defaults are the v9 preset

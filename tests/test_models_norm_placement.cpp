@@ -15,28 +15,24 @@
 #include "babygpt/io/state_dict.hpp"
 #include "babygpt/models/gpt.hpp"
 
+#include "gpt_helpers.hpp"
 #include "helpers.hpp"
 
 using namespace babygpt;
+using babygpt_test::tiny_config;
 
 namespace {
 
-GPTConfig norm_placement_config(NormPlacement norm) {
-    GPTConfig c;
-    c.vocab_size = 7;
-    c.block_size = 5;
-    c.n_embed = 8;
-    c.n_head = 2;
-    c.n_layer = 2;
-    c.norm = norm;
-    return c;
-}
-
-std::vector<std::string> norm_placement_names(const GPT<float>& model) {
+/// The model's parameter names, without those `drop` picks.
+template <typename Drop>
+std::vector<std::string> norm_placement_names(const GPT<float>& model, Drop drop) {
     std::vector<std::string> names;
-    for (const auto& named : model.named_parameters()) names.push_back(named.first);
+    for (const auto& named : model.named_parameters())
+        if (!drop(named.first)) names.push_back(named.first);
     return names;
 }
+
+bool norm_placement_keep_all(const std::string&) { return false; }
 
 bool norm_placement_is_layer_norm(const std::string& name) {
     return name.find("ln1.") != std::string::npos || name.find("ln2.") != std::string::npos ||
@@ -47,12 +43,10 @@ bool norm_placement_is_layer_norm(const std::string& name) {
 
 TEST_CASE("norm none: the state_dict is the reference's without any LayerNorm (the tutorial's step 8)") {
     Generator g1(4), g2(4);
-    const GPT<float> pre(norm_placement_config(NormPlacement::pre), g1);
-    const GPT<float> none(norm_placement_config(NormPlacement::none), g2);
-    std::vector<std::string> expected;
-    for (const std::string& name : norm_placement_names(pre))
-        if (!norm_placement_is_layer_norm(name)) expected.push_back(name);
-    CHECK(norm_placement_names(none) == expected);
+    const GPT<float> pre(tiny_config(0.0, NormPlacement::pre), g1);
+    const GPT<float> none(tiny_config(0.0, NormPlacement::none), g2);
+    CHECK(norm_placement_names(none, norm_placement_keep_all) ==
+          norm_placement_names(pre, norm_placement_is_layer_norm));
     CHECK(none.ln_final == nullptr);
     CHECK(none.blocks[0]->ln1 == nullptr);
     // LayerNorm draws nothing at initialisation: every shared weight is the same as the reference's.
@@ -67,12 +61,10 @@ TEST_CASE("norm none: the state_dict is the reference's without any LayerNorm (t
 
 TEST_CASE("norm post: ln1 and ln2 in every block, no ln_final") {
     Generator g1(5), g2(5);
-    const GPT<float> pre(norm_placement_config(NormPlacement::pre), g1);
-    const GPT<float> post(norm_placement_config(NormPlacement::post), g2);
-    std::vector<std::string> expected;
-    for (const std::string& name : norm_placement_names(pre))
-        if (name.rfind("ln_final.", 0) != 0) expected.push_back(name);
-    CHECK(norm_placement_names(post) == expected);
+    const GPT<float> pre(tiny_config(0.0, NormPlacement::pre), g1);
+    const GPT<float> post(tiny_config(0.0, NormPlacement::post), g2);
+    const auto is_final_norm = [](const std::string& name) { return name.rfind("ln_final.", 0) == 0; };
+    CHECK(norm_placement_names(post, norm_placement_keep_all) == norm_placement_names(pre, is_final_norm));
     CHECK(post.ln_final == nullptr);
     CHECK(post.blocks[1]->ln2 != nullptr);
 }
@@ -82,7 +74,7 @@ TEST_CASE("GPTConfig::state_elements counts every parameter and buffer, for ever
         const std::string placement = norm_placement_name(norm);
         CAPTURE(placement);
         Generator gen(6);
-        const GPTConfig config = norm_placement_config(norm);
+        const GPTConfig config = tiny_config(0.0, norm);
         const GPT<float> model(config, gen);
         std::int64_t buffers = 0;
         for (const auto& named : model.named_buffers()) buffers += named.second.numel();
@@ -95,7 +87,7 @@ TEST_CASE("norm post and none: gradcheck of the loss with respect to every param
         const std::string placement = norm_placement_name(norm);
         CAPTURE(placement);
         Generator gen(12);
-        GPT<double> model(norm_placement_config(norm), gen);
+        GPT<double> model(tiny_config(0.0, norm), gen);
         const IndexTensor idx = IndexTensor::from_data({2, 4}, {1, 5, 5, 0, 6, 2, 3, 2});
         const IndexTensor targets = IndexTensor::from_data({2, 4}, {5, 5, 0, 4, 2, 3, 2, 1});
         const GradcheckResult result = gradcheck(
@@ -108,11 +100,11 @@ TEST_CASE("norm post and none: gradcheck of the loss with respect to every param
 
 TEST_CASE("checkpoint metadata: norm is written, read back, pre when absent, and refused when unknown") {
     for (const NormPlacement norm : {NormPlacement::pre, NormPlacement::post, NormPlacement::none}) {
-        const auto metadata = io::config_metadata(norm_placement_config(norm));
+        const auto metadata = io::config_metadata(tiny_config(0.0, norm));
         CHECK(metadata.at("norm") == norm_placement_name(norm));
         CHECK(io::config_from_metadata(metadata, "m.safetensors").norm == norm);
     }
-    auto metadata = io::config_metadata(norm_placement_config(NormPlacement::post));
+    auto metadata = io::config_metadata(tiny_config(0.0, NormPlacement::post));
     metadata.erase("norm");  // a file written before the option existed
     CHECK(io::config_from_metadata(metadata, "old.safetensors").norm == NormPlacement::pre);
     metadata["norm"] = "sideways";
@@ -124,8 +116,8 @@ TEST_CASE("checkpoint metadata: norm is written, read back, pre when absent, and
 
 TEST_CASE("checkpoint tensors: a norm none file with LayerNorm tensors, or a pre file without, is refused") {
     Generator gen(7);
-    const GPT<float> pre(norm_placement_config(NormPlacement::pre), gen);
-    const GPT<float> none(norm_placement_config(NormPlacement::none), gen);
+    const GPT<float> pre(tiny_config(0.0, NormPlacement::pre), gen);
+    const GPT<float> none(tiny_config(0.0, NormPlacement::none), gen);
     safetensors::Contents pre_file = io::state_dict(pre), none_file = io::state_dict(none);
     none_file.metadata = io::config_metadata(none.config);
     pre_file.metadata = io::config_metadata(pre.config);
