@@ -144,6 +144,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     train->add_option("--sample-tokens", train_request.sample_tokens, "characters to sample per prompt after training (0: none)")
         ->capture_default_str();
+    train->add_flag("--log-stats", train_request.log_stats,
+                    "at every evaluation, write each block's activation means and standard deviations and its "
+                    "gradient norm to <out>.stats.csv");
     CLI::Option* train_config =
         train->add_option("--config", train_request.config_path, "TOML or INI file setting any of these options (e.g. batch-size = 64)")
             ->configurable(false);

@@ -68,6 +68,7 @@ RunPaths RunPaths::for_checkpoint(const std::string& model_path) {
     paths.optimizer = stem + ".optim.safetensors";
     paths.csv = stem + ".csv";
     paths.svg = stem + ".svg";
+    paths.stats = stem + ".stats.csv";
     paths.lock = stem + ".lock";
     return paths;
 }
@@ -78,6 +79,7 @@ std::vector<std::pair<std::string, std::string>> RunPaths::outputs() const {
             {"the optimizer state's backup", optimizer + ".prev"},
             {"the metrics CSV", csv},
             {"the loss plot", svg},
+            {"the block statistics", stats},
             {"the lock file", lock}};
 }
 
@@ -134,8 +136,10 @@ void check_no_earlier_run(const RunPaths& paths, bool overwrite, bool resuming_i
         fail(paths.model, " exists and is not a babygpt checkpoint; pass --overwrite to ",
                                      "replace it, or --out to write elsewhere");
     }
-    for (const std::string* file : {&paths.csv, &paths.svg})
-        BABYGPT_CHECK(!exists(*file), *file, " exists (the ", file == &paths.csv ? "metrics" : "loss plot",
+    const std::pair<const std::string*, const char*> earlier[] = {
+        {&paths.csv, "metrics"}, {&paths.svg, "loss plot"}, {&paths.stats, "block statistics"}};
+    for (const auto& [file, what] : earlier)
+        BABYGPT_CHECK(!exists(*file), *file, " exists (the ", what,
                       " of an earlier run?); pass --overwrite to replace it, or --out to write elsewhere");
 }
 

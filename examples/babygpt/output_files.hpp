@@ -10,9 +10,9 @@ namespace babygpt_cli {
 
 /// runs/name.safetensors -> runs/name.optim.safetensors, runs/name.csv, runs/name.svg, runs/name.lock
 struct RunPaths {
-    std::string model, optimizer, csv, svg, lock;
+    std::string model, optimizer, csv, svg, stats, lock;  // stats: --log-stats's CSV
     static RunPaths for_checkpoint(const std::string& model_path);
-    /// Every file a run may create, with what it is: the four above, the optimizer's backup
+    /// Every file a run may create, with what it is: the files above, the optimizer's backup
     /// (<optimizer>.prev, see save_checkpoint) and the lock file. Temporaries are <file>.tmp.*.
     std::vector<std::pair<std::string, std::string>> outputs() const;
 };

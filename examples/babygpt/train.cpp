@@ -17,6 +17,7 @@
 #include <babygpt/threads.hpp>
 
 #include "activity.hpp"
+#include "block_stats.hpp"
 #include "checkpoint_header.hpp"
 #include "input_files.hpp"
 #include "metrics.hpp"
@@ -242,6 +243,7 @@ int train(TrainRequest request) {
     info.vocabulary = corpus.vocabulary;
     info.data_path = request.data_path;
     std::vector<MetricRow> metrics;
+    std::vector<BlockStatsRow> block_stats;
     if (resumed) {
         load_weights(model, *resumed, request.resume_path);
         load_optimizer(optimizer, model, RunPaths::for_checkpoint(request.resume_path), resumed->info);
@@ -258,6 +260,8 @@ int train(TrainRequest request) {
         info.val_loss = resumed->info.val_loss;
         for (const MetricRow& row : read_metrics_csv(RunPaths::for_checkpoint(request.resume_path).csv))
             if (row.step < info.step || row.step == info.evaluated_step) metrics.push_back(row);
+        for (const BlockStatsRow& row : read_block_stats_csv(RunPaths::for_checkpoint(request.resume_path).stats))
+            if (row.step < info.step || row.step == info.evaluated_step) block_stats.push_back(row);
     }
     throw_if_interrupted();
 
@@ -332,6 +336,16 @@ int train(TrainRequest request) {
             window_steps = 0;
             save(step);
             babygpt::io::write_file_atomically(paths.csv, metrics_csv(metrics));
+            if (request.log_stats) {
+                // One training batch of a stream of its own: the batches of training and evaluation stay as
+                // they are without --log-stats.
+                Generator stats_gen = evaluation_generator(~s.seed, step);
+                const auto rows = measure_block_stats(model, babygpt::data::get_batch(split.train, s.batch_size,
+                                                                                      s.block_size, stats_gen), step);
+                model.train();
+                block_stats.insert(block_stats.end(), rows.begin(), rows.end());
+                babygpt::io::write_file_atomically(paths.stats, block_stats_csv(block_stats));
+            }
             babygpt::io::write_file_atomically(
                 paths.svg, loss_plot_svg(metrics, {std::filesystem::path(request.data_path).filename().string(),
                                                    s.preset, model.parameter_count()}));

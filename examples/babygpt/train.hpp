@@ -22,6 +22,7 @@ struct TrainRequest {
     std::string config_path;            // the --config file (an input no output may replace); empty: none
     bool overwrite = false;             // --overwrite: an earlier run's files at out_path may be replaced
     std::int64_t sample_tokens = 100;   // new tokens per prompt after training (0: no sample)
+    bool log_stats = false;             // --log-stats: block statistics at every evaluation (block_stats.hpp)
 };
 
 /// Runs the training; returns the process exit code: 0, 3 if the loss diverged, or 128 + the signal's

@@ -1152,6 +1152,37 @@ test_norm() {
         train --resume none/model.safetensors --max-iters 40 --norm post
 }
 
+# --log-stats: one row per block at every evaluation, numbers everywhere, the same losses as without
+# the flag, and a resumed run continues the file as the uninterrupted run writes it.
+test_log_stats() {
+    write_english en.txt
+    local common=(--data en.txt "${TINY[@]}" --eval-interval 10)
+    run_ok plain train "${common[@]}" --max-iters 20 --out plain/model.safetensors
+    run_ok logged train "${common[@]}" --max-iters 20 --log-stats --out logged/model.safetensors
+    local csv=logged/model.stats.csv
+    [ -f "$csv" ] || { show logged.out; fail "no $csv"; }
+    [ ! -e plain/model.stats.csv ] || fail "a run without --log-stats wrote block statistics"
+    [ "$(head -n 1 "$csv")" = "step,block,input_mean,input_std,attention_mean,attention_std,feed_forward_mean,feed_forward_std,output_mean,output_std,grad_norm" ] ||
+        { show "$csv"; fail "unexpected header"; }
+    # Evaluations at steps 0, 10 and 19, two blocks each.
+    [ "$(tail -n +2 "$csv" | cut -d, -f1,2 | tr '\n' ' ')" = "0,0 0,1 10,0 10,1 19,0 19,1 " ] ||
+        { show "$csv"; fail "expected rows for steps 0, 10, 19 and blocks 0, 1"; }
+    tail -n +2 "$csv" | awk -F, '{ for (i = 3; i <= NF; ++i) if ($i !~ /^-?[0-9.]+(e-?[0-9]+)?$/) exit 1;
+                                    if ($4 <= 0 || $10 <= 0 || $11 <= 0) exit 1 }' ||
+        { show "$csv"; fail "a value is not a number, or a standard deviation or gradient norm is not positive"; }
+    [ "$(losses_only plain.out)" = "$(losses_only logged.out)" ] || { show plain.out logged.out; fail "--log-stats changed the losses"; }
+    note "--log-stats: $(($(line_count "$csv") - 1)) rows; the losses are those of the run without it"
+
+    run_ok first train "${common[@]}" --max-iters 10 --log-stats --out split/model.safetensors
+    run_ok rest train --resume split/model.safetensors --max-iters 20 --log-stats --sample-tokens 0
+    # The first part's last step (9) evaluates too; every other row is the uninterrupted run's.
+    [ "$(grep -v '^9,' split/model.stats.csv)" = "$(cat "$csv")" ] ||
+        { show "$csv" split/model.stats.csv; fail "the resumed run's statistics differ"; }
+    note "a resumed run's statistics equal the uninterrupted run's (plus the first part's last step)"
+    run ow train "${common[@]}" --max-iters 20 --out logged/model.safetensors --log-stats
+    [ "$RC" -ne 0 ] && grep -q "exists" ow.err || { show ow.out ow.err; fail "an earlier run's files were not protected"; }
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 if ! declare -F "test_$CASE" >/dev/null; then

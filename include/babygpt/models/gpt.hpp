@@ -149,6 +149,14 @@ public:
         return linear_cross_entropy(features(idx), lm_head.weight, lm_head.bias, targets);  // ()
     }
 
+    /// forward(idx, targets).loss, keeping what every block produced in `seen` (one entry per block):
+    /// for instruments that watch the residual stream (babygpt train --log-stats).
+    Tensor<Scalar> loss_observed(const IndexTensor& idx, const IndexTensor& targets,
+                                 std::vector<nn::BlockActivations<Scalar>>& seen) const {
+        seen.assign(blocks.size(), {});
+        return cross_entropy(lm_head.forward(features(idx, &seen)), targets);  // ()
+    }
+
     /// Generation's forward pass at one position: tokens (B, 1) at `position`, which must be the caches'
     /// length (one nn::AttentionCache per block, holding the keys and values of positions 0..position-1
     /// of the same sequences). Returns that position's logits, (B, V): forward(idx).logits[:, position]
@@ -269,14 +277,15 @@ private:
     }
 
     /// idx (B, T) -> the final LayerNorm's output (B, T, C): everything up to the lm_head.
-    Tensor<Scalar> features(const IndexTensor& idx) const {
+    Tensor<Scalar> features(const IndexTensor& idx, std::vector<nn::BlockActivations<Scalar>>* seen = nullptr) const {
         BABYGPT_CHECK(idx.dim() == 2, "GPT::forward: idx must be (B, T), got ", to_string(idx.shape()));
         const std::int64_t T = idx.size(1);
         BABYGPT_CHECK(T >= 1 && T <= config.block_size, "GPT::forward: sequence length ", T,
                       " must be between 1 and block_size = ", config.block_size);
         const IndexTensor pos = IndexTensor::arange(T);                                         // (T)
         Tensor<Scalar> x = token_embedding_table.forward(idx) + postion_embedding_table.forward(pos);  // (B, T, C)
-        for (const auto& block : blocks) x = block->forward(x);                                   // (B, T, C)
+        for (std::size_t l = 0; l < blocks.size(); ++l)                                          // (B, T, C)
+            x = seen ? blocks[l]->forward_observed(x, (*seen)[l]) : blocks[l]->forward(x);
         return final_norm(x);                                                                      // (B, T, C)
     }
 

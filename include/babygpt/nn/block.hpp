@@ -7,7 +7,9 @@
 //   post (the original Transformer's):  x = ln1(x + sa(x));  x = ln2(x + ffwd(x))
 //   none (the tutorial's step 8):       x = x + sa(x);       x = x + ffwd(x)
 // forward_cached is the same block for generation, one new position at a time (see
-// MultiHeadAttention::forward_cached); both run through one function, so they cannot disagree.
+// MultiHeadAttention::forward_cached), and forward_observed the same block keeping what its parts
+// produced (for instruments such as babygpt train --log-stats); all run through one function, so they
+// cannot disagree.
 
 #include <memory>
 #include <string>
@@ -44,6 +46,13 @@ inline NormPlacement parse_norm_placement(const std::string& name, const std::st
 
 namespace babygpt::nn {
 
+/// What one forward pass of a Block produced: its input and output (the residual stream entering and
+/// leaving it) and the outputs of its attention and feed-forward sublayers, each (B, T, C).
+template <typename T>
+struct BlockActivations {
+    Tensor<T> input, attention, feed_forward, output;
+};
+
 template <typename T>
 class Block : public Module<T> {
 public:
@@ -61,12 +70,20 @@ public:
 
     /// (B, T, C) -> (B, T, C)
     Tensor<T> forward(const Tensor<T>& x) const {
-        return around_attention(x, [this](const Tensor<T>& h) { return sa.forward(h); });
+        return around(x, [this](const Tensor<T>& h) { return sa.forward(h); }, ffwd_forward());
     }
 
     /// (B, 1, C) -> (B, 1, C): the new position at cache.length, attending to the cached ones.
     Tensor<T> forward_cached(const Tensor<T>& x, AttentionCache<T>& cache) const {
-        return around_attention(x, [this, &cache](const Tensor<T>& h) { return sa.forward_cached(h, cache); });
+        return around(x, [this, &cache](const Tensor<T>& h) { return sa.forward_cached(h, cache); }, ffwd_forward());
+    }
+
+    /// forward(), keeping its input, its sublayers' outputs and its output in `seen`.
+    Tensor<T> forward_observed(const Tensor<T>& x, BlockActivations<T>& seen) const {
+        seen.input = x;
+        seen.output = around(x, [this, &seen](const Tensor<T>& h) { return seen.attention = sa.forward(h); },
+                             [this, &seen](const Tensor<T>& h) { return seen.feed_forward = ffwd.forward(h); });
+        return seen.output;
     }
 
     MultiHeadAttention<T> sa;
@@ -75,19 +92,24 @@ public:
     NormPlacement norm;
 
 private:
-    /// The block, with `attend` as its attention (sa.forward, or sa.forward_cached).
-    template <typename Attend>
-    Tensor<T> around_attention(Tensor<T> x, const Attend& attend) const {
+    auto ffwd_forward() const {
+        return [this](const Tensor<T>& h) { return ffwd.forward(h); };
+    }
+
+    /// The block, with `attend` as its attention (sa.forward, or sa.forward_cached) and `compute` as its
+    /// feed-forward (ffwd.forward).
+    template <typename Attend, typename Compute>
+    Tensor<T> around(Tensor<T> x, const Attend& attend, const Compute& compute) const {
         switch (norm) {
             case NormPlacement::pre:  // each sublayer reads a normalised copy; the stream itself is not normalised
                 x = x + attend(ln1->forward(x));
-                return x + ffwd.forward(ln2->forward(x));
+                return x + compute(ln2->forward(x));
             case NormPlacement::post:  // each residual sum is normalised
                 x = ln1->forward(x + attend(x));
-                return ln2->forward(x + ffwd.forward(x));
+                return ln2->forward(x + compute(x));
             default:  // none
                 x = x + attend(x);
-                return x + ffwd.forward(x);
+                return x + compute(x);
         }
     }
 };
