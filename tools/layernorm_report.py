@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""The tables and figures of a LayerNorm study (tools/layernorm_study.sh).
+
+    tools/layernorm_report.py --runs DIR --corpus NAME
+
+Reads every DIR/L<n_layer>_<norm>_lr<lr>_s<seed>.{csv,stats.csv,rc} (the metrics, the --log-stats
+rows and the trainer's exit code) and writes, into DIR:
+  report.md              the tables below, each number with the runs behind it;
+  curves_L<n>.svg        validation loss against step, one panel per learning rate, one line per
+                         placement (the mean over seeds; a diverged run ends where it diverged);
+  activation_std_L<n>.svg  the standard deviation of the residual stream leaving each block, at the
+                         first and the last evaluation, per placement (learning rate 1e-3);
+  grad_norm_L<n>.svg     the gradient norm of each block's parameters at the last evaluation.
+A run diverged when the trainer stopped on a NaN or infinite loss (exit code 3) or when its last
+validation loss is above its first. Standard library only.
+"""
+
+import argparse
+import csv
+import glob
+import math
+import os
+import re
+import statistics
+import sys
+
+NAME = re.compile(r"^L(\d+)_(none|pre|post)_lr([0-9.e-]+)_s(\d+)$")
+NORMS = ["none", "pre", "post"]
+COLOURS = {"none": "#d62728", "pre": "#1f77b4", "post": "#2ca02c"}
+
+
+def read_csv(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def load_runs(directory):
+    runs = []
+    for rc_path in sorted(glob.glob(os.path.join(directory, "*.rc"))):
+        stem = rc_path[:-3]
+        m = NAME.match(os.path.basename(stem))
+        if not m:
+            continue
+        with open(rc_path) as f:
+            rc = int(f.read().strip() or "1")
+        metrics = read_csv(stem + ".csv")
+        stats = read_csv(stem + ".stats.csv")
+        if not metrics:
+            continue
+        diverged = rc == 3 or metrics[-1]["val_loss"] > metrics[0]["val_loss"] or not all(
+            math.isfinite(r["val_loss"]) for r in metrics)
+        runs.append(dict(layers=int(m.group(1)), norm=m.group(2), lr=m.group(3), seed=int(m.group(4)), rc=rc,
+                         metrics=metrics, stats=stats, diverged=diverged, complete=rc in (0, 3)))
+    return runs
+
+
+def group(runs, **keys):
+    return [r for r in runs if all(r[k] == v for k, v in keys.items())]
+
+
+def mean_sd(values):
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return "%.4f" % values[0]
+    return "%.4f ± %.4f" % (statistics.mean(values), statistics.stdev(values))
+
+
+def val_loss_at(run, step):
+    """The validation loss at `step` (None: the last evaluation), or None if the run has no such step."""
+    if step is None:
+        return run["metrics"][-1]["val_loss"]
+    return next((m["val_loss"] for m in run["metrics"] if m["step"] == step), None)
+
+
+def lr_key(lr):
+    return float(lr)
+
+
+def tables(runs, corpus):
+    out = ["# LayerNorm study on %s" % corpus, ""]
+    layer_counts = sorted({r["layers"] for r in runs})
+    rates = sorted({r["lr"] for r in runs}, key=lr_key)
+    for layers in layer_counts:
+        out += ["## n_layer %d" % layers, "",
+                "Final validation loss (mean ± standard deviation over the seeds that did not diverge) and "
+                "diverged runs:", "",
+                "| norm | " + " | ".join("lr %s" % lr for lr in rates) + " |",
+                "| --- | " + " | ".join("---:" for _ in rates) + " |"]
+        for norm in NORMS:
+            cells = []
+            for lr in rates:
+                g = group(runs, layers=layers, norm=norm, lr=lr)
+                ok = [r["metrics"][-1]["val_loss"] for r in g if not r["diverged"]]
+                diverged = sum(r["diverged"] for r in g)
+                cells.append("%s%s" % (mean_sd(ok), " (%d of %d diverged)" % (diverged, len(g)) if diverged else ""))
+            out.append("| %s | %s |" % (norm, " | ".join(cells)))
+        out += ["", "Validation loss at steps 200, 1000 and 2000 (mean over seeds), learning rate 1e-2:", "",
+                "| norm | step 200 | step 1000 | step 2000 | last |", "| --- | ---: | ---: | ---: | ---: |"]
+        for norm in NORMS:
+            g = [r for r in group(runs, layers=layers, norm=norm, lr="1e-2") if not r["diverged"]]
+            cells = []
+            for step in (200, 1000, 2000, None):
+                values = [val_loss_at(r, step) for r in g]
+                cells.append(mean_sd([v for v in values if v is not None]))
+            out.append("| %s | %s |" % (norm, " | ".join(cells)))
+        out += ["", "Standard deviation of the residual stream leaving the first and the last block, and the "
+                "ratio of the first block's gradient norm to the last block's, at the last evaluation "
+                "(mean over seeds, learning rate 1e-3):", "",
+                "| norm | std, block 0 | std, last block | grad norm, block 0 / last |", "| --- | ---: | ---: | ---: |"]
+        for norm in NORMS:
+            g = [r for r in group(runs, layers=layers, norm=norm, lr="1e-3") if r["stats"]]
+            first, last, ratio = [], [], []
+            for r in g:
+                final = [s for s in r["stats"] if s["step"] == r["stats"][-1]["step"]]
+                first.append(final[0]["output_std"])
+                last.append(final[-1]["output_std"])
+                ratio.append(final[0]["grad_norm"] / final[-1]["grad_norm"] if final[-1]["grad_norm"] > 0 else math.nan)
+            out.append("| %s | %s | %s | %s |" % (norm, mean_sd(first), mean_sd(last), mean_sd(ratio)))
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+class Chart:
+    """A small SVG line chart: one panel, axes from the data, lines and a legend."""
+
+    def __init__(self, x0, y0, width, height, title, xlabel, ylabel, log_y=False, y_cap=None):
+        self.box = (x0, y0, width, height)
+        self.title, self.xlabel, self.ylabel, self.log_y = title, xlabel, ylabel, log_y
+        self.y_cap = y_cap  # values above are drawn at the cap (a diverged run would flatten the others)
+        self.lines = []
+
+    def add(self, xs, ys, colour, label, dashed=False):
+        points = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y) and (y > 0 or not self.log_y)]
+        if self.y_cap is not None:
+            points = [(x, min(y, self.y_cap)) for x, y in points]
+        if points:
+            self.lines.append((points, colour, label, dashed))
+
+    def svg(self):
+        x0, y0, w, h = self.box
+        out = ['<text x="%d" y="%d" font-size="13">%s</text>' % (x0, y0 - 8, self.title)]
+        if not self.lines:
+            return "\n".join(out)
+        f = math.log10 if self.log_y else (lambda v: v)
+        xs = [p[0] for line in self.lines for p in line[0]]
+        ys = [f(p[1]) for line in self.lines for p in line[0]]
+        x_low, x_high = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+        y_low, y_high = min(ys), max(ys)
+        if y_high - y_low < 1e-9:
+            y_low, y_high = y_low - 0.5, y_high + 0.5
+        pad = 0.05 * (y_high - y_low)
+        y_low, y_high = y_low - pad, y_high + pad
+
+        def px(x):
+            return x0 + w * (x - x_low) / (x_high - x_low)
+
+        def py(y):
+            return y0 + h * (y_high - f(y)) / (y_high - y_low)
+
+        out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#999"/>' % (x0, y0, w, h))
+        for k in range(5):
+            v = y_low + (y_high - y_low) * k / 4
+            label = ("%.3g" % 10 ** v) if self.log_y else ("%.2f" % v)
+            yy = y0 + h * (y_high - v) / (y_high - y_low)
+            out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/>' % (x0, x0 + w, yy, yy))
+            out.append('<text x="%d" y="%.1f" text-anchor="end" font-size="10">%s</text>' % (x0 - 4, yy + 3, label))
+        if all(float(x).is_integer() for x in xs) and x_high - x_low <= 24:  # blocks: every integer
+            ticks = range(int(x_low), int(x_high) + 1)
+        else:
+            ticks = [round(x_low + (x_high - x_low) * k / 4) for k in range(5)]
+        for v in ticks:
+            out.append('<text x="%.1f" y="%d" text-anchor="middle" font-size="10">%g</text>' % (px(v), y0 + h + 13, v))
+        out.append('<text x="%d" y="%d" text-anchor="middle" font-size="11">%s</text>' % (x0 + w / 2, y0 + h + 28, self.xlabel))
+        out.append('<text transform="translate(%d,%d) rotate(-90)" text-anchor="middle" font-size="11">%s</text>'
+                   % (x0 - 38, y0 + h / 2, self.ylabel))
+        for n, (points, colour, label, dashed) in enumerate(self.lines):
+            out.append('<polyline fill="none" stroke="%s" stroke-width="1.6"%s points="%s"/>' % (
+                colour, ' stroke-dasharray="5,3"' if dashed else "",
+                " ".join("%.1f,%.1f" % (px(x), py(y)) for x, y in points)))
+            out.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>' % (
+                x0 + w + 8, x0 + w + 24, y0 + 10 + 13 * n, y0 + 10 + 13 * n, colour,
+                ' stroke-dasharray="4,2"' if dashed else ""))
+            out.append('<text x="%d" y="%d" font-size="10">%s</text>' % (x0 + w + 28, y0 + 14 + 13 * n, label))
+        return "\n".join(out)
+
+
+def page(charts, width, height, title):
+    body = "\n".join(c.svg() for c in charts)
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif">\n'
+            '<rect width="100%%" height="100%%" fill="white"/>\n<text x="20" y="22" font-size="15">%s</text>\n%s\n</svg>\n'
+            % (width, height, title, body))
+
+
+def mean_curve(runs):
+    """Steps and the mean validation loss over the runs, as far as every run got."""
+    length = min(len(r["metrics"]) for r in runs)
+    steps = [m["step"] for m in runs[0]["metrics"][:length]]
+    return steps, [statistics.mean(r["metrics"][k]["val_loss"] for r in runs) for k in range(length)]
+
+
+def figures(runs, directory, corpus):
+    written = []
+    rates = sorted({r["lr"] for r in runs}, key=lr_key)
+    for layers in sorted({r["layers"] for r in runs}):
+        charts = []
+        for k, lr in enumerate(rates):
+            starts = [r["metrics"][0]["val_loss"] for r in group(runs, layers=layers, lr=lr)]
+            cap = 1.25 * max(starts) if starts else None
+            chart = Chart(70 + (k % 2) * 470, 60 + (k // 2) * 300, 300, 220,
+                          "learning rate %s (losses above %.1f drawn at it)" % (lr, cap) if cap else "", "step",
+                          "validation loss", y_cap=cap)
+            for norm in NORMS:
+                g = group(runs, layers=layers, norm=norm, lr=lr)
+                if g:
+                    steps, values = mean_curve(g)
+                    diverged = sum(r["diverged"] for r in g)
+                    chart.add(steps, values, COLOURS[norm], norm + (" (%d diverged)" % diverged if diverged else ""))
+            charts.append(chart)
+        path = os.path.join(directory, "curves_L%d.svg" % layers)
+        with open(path, "w") as f:
+            f.write(page(charts, 960, 60 + 300 * ((len(rates) + 1) // 2), "%s, n_layer %d: validation loss (mean over seeds)"
+                         % (corpus, layers)))
+        written.append(path)
+
+        std_chart = Chart(80, 60, 440, 300, "residual stream leaving each block (lr 1e-3)", "block",
+                          "standard deviation (log scale)", log_y=True)
+        grad_chart = Chart(80, 60, 440, 300, "gradient norm of each block's parameters, last evaluation (lr 1e-3)",
+                           "block", "gradient norm (log scale)", log_y=True)
+        for norm in NORMS:
+            g = [r for r in group(runs, layers=layers, norm=norm, lr="1e-3") if r["stats"]]
+            if not g:
+                continue
+            for which, dashed in (("first", True), ("last", False)):
+                per_block = []
+                for r in g:
+                    step = r["stats"][0]["step"] if which == "first" else r["stats"][-1]["step"]
+                    per_block.append([s["output_std"] for s in r["stats"] if s["step"] == step])
+                blocks = list(range(len(per_block[0])))
+                std_chart.add(blocks, [statistics.mean(p[b] for p in per_block) for b in blocks], COLOURS[norm],
+                              "%s, %s evaluation" % (norm, which), dashed)
+            grads = [[s["grad_norm"] for s in r["stats"] if s["step"] == r["stats"][-1]["step"]] for r in g]
+            blocks = list(range(len(grads[0])))
+            grad_chart.add(blocks, [statistics.mean(p[b] for p in grads) for b in blocks], COLOURS[norm], norm)
+        for name, chart in (("activation_std", std_chart), ("grad_norm", grad_chart)):
+            path = os.path.join(directory, "%s_L%d.svg" % (name, layers))
+            with open(path, "w") as f:
+                f.write(page([chart], 720, 420, "%s, n_layer %d" % (corpus, layers)))
+            written.append(path)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", required=True)
+    parser.add_argument("--corpus", required=True)
+    args = parser.parse_args(argv)
+    runs = load_runs(args.runs)
+    if not runs:
+        print("layernorm_report.py: no finished runs in %s" % args.runs, file=sys.stderr)
+        return 1
+    report = os.path.join(args.runs, "report.md")
+    with open(report, "w") as f:
+        f.write(tables(runs, args.corpus))
+    written = figures(runs, args.runs, args.corpus)
+    print("wrote %s and %s" % (report, ", ".join(written)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
