@@ -1,5 +1,7 @@
 #include "block_stats.hpp"
 
+#include <babygpt/babygpt.hpp>  // with BABYGPT_PRECOMPILED: the model's code comes compiled (instances.hpp)
+
 #include <cmath>
 #include <fstream>
 #include <sstream>

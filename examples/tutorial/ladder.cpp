@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <babygpt/babygpt.hpp>  // with BABYGPT_PRECOMPILED: the library's code comes compiled (instances.hpp)
 #include <babygpt/data/batches.hpp>
 #include <babygpt/data/utf8.hpp>
 #include <babygpt/error.hpp>
