@@ -10,6 +10,7 @@ set -u
 export LC_ALL=C
 [ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: bash $0 <program> <step name> <scratch-dir> [quick]" >&2; exit 2; }
 BIN=$1 STEP=$2 WORK=$3 QUICK=${4:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fail() { echo "FAIL [$STEP]: $*" >&2; exit 1; }
 show() { for f in "$@"; do echo "----- $f -----" >&2; cat "$f" >&2 2>/dev/null; done; }
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 2
@@ -23,13 +24,15 @@ done >text.txt
 # 1. Training: evaluations after the update of iterations 0, 5, 10 (of 12), in the tutorial's format.
 RUN=(--max-iters 12 --eval-interval 5 --eval-iters 2) expected="0 5 10 "
 [ -z "$QUICK" ] || { RUN=(--max-iters 2 --eval-interval 1 --eval-iters 1) expected="0 1 "; }
-"$BIN" --data text.txt "${RUN[@]}" --seed 3 --threads 1 --out run/model.safetensors \
+"$BIN" --data text.txt "${RUN[@]}" --seed 3 --threads 1 --out run/model.safetensors --probe run/probe.safetensors \
     >train.out 2>train.err || { show train.out train.err; fail "training exited with $?"; }
 steps=$(sed -n 's/^step \([0-9]*\): train loss [0-9.]*, val loss [0-9.]*, speed: [0-9.]* tokens\/sec$/\1/p' train.out | tr '\n' ' ')
 [ "$steps" = "$expected" ] || { show train.out; fail "evaluation lines at steps '$steps', expected $expected"; }
 grep -q '^春江' train.out && grep -q '^往事' train.out || { show train.out; fail "no samples from the prompts 春江 and 往事"; }
 [ -s run/model.safetensors ] || { show train.out; fail "no checkpoint at run/model.safetensors"; }
 echo "ok: trained, evaluated at steps $steps, sampled, saved run/model.safetensors"
+# Its keys and shapes are exactly the step's state_dict in TUTORIAL.md.
+python3 "$HERE/tutorial_state_dict.py" "$STEP" run/model.safetensors || fail "the checkpoint is not the step's state_dict"
 
 # 2. The same seed, the same run: the losses repeat exactly.
 if [ -z "$QUICK" ]; then

@@ -2,12 +2,14 @@
 """The tutorial's eleven models in PyTorch, written from the facts of each step (TUTORIAL.md), and a
 check that babygpt's step programs (examples/tutorial) save checkpoints these models load strictly.
 
-    tools/tutorial_models.py CHECKPOINT...
+    tools/tutorial_models.py CHECKPOINT[:PROBE]...
 
 Each checkpoint's metadata names its step ("v1_bigram" ... "v11_hyper_params") and holds its
-vocabulary. The model of that step is built with the tutorial's sizes (step 11: the v11 preset), the
-checkpoint loaded with load_state_dict(strict=True), and the logits of the vocabulary's first
-characters computed. Exits non-zero at the first checkpoint that does not load.
+vocabulary. The model of that step is built with the tutorial's sizes (step 11: the v11 preset) and
+the checkpoint loaded with load_state_dict(strict=True). With a PROBE (the file the step program's
+--probe option wrote: an input "idx" and babygpt's "logits" for it), the PyTorch model's logits for
+that input must equal babygpt's within 1e-5 (absolute, or relative above 1). Exits non-zero at the
+first checkpoint that does not load or does not agree.
 """
 
 import sys
@@ -122,18 +124,30 @@ def main(paths):
     if not paths:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    for path in paths:
+    for argument in paths:
+        path, _, probe_path = argument.partition(":")
         tensors, metadata = load_file_with_metadata(path)
         step, vocab = metadata["step"], metadata["vocab"]
         model = build(step, len(vocab))
         model.load_state_dict(tensors, strict=True)
         model.eval()
-        idx = torch.arange(min(len(vocab), 4)).reshape(1, -1)
-        with torch.no_grad():
-            out = model(idx)
-        logits = out[0] if isinstance(out, tuple) else out
-        assert logits.shape == (1, idx.shape[1], len(vocab)), logits.shape
-        print("%s: %s loads with strict=True (%d tensors); logits %s" % (path, step, len(tensors), tuple(logits.shape)))
+        message = "%s: %s loads with strict=True (%d tensors)" % (path, step, len(tensors))
+        if probe_path:
+            probe, _ = load_file_with_metadata(probe_path)
+            with torch.no_grad():
+                out = model(probe["idx"])
+            logits = (out[0] if isinstance(out, tuple) else out).double()
+            expected = probe["logits"].double()
+            if logits.shape != expected.shape:
+                print("%s: logits %s, babygpt's %s" % (path, tuple(logits.shape), tuple(expected.shape)), file=sys.stderr)
+                return 1
+            excess = ((logits - expected).abs() - 1e-5 * torch.clamp(expected.abs(), min=1.0)).max().item()
+            worst = (logits - expected).abs().max().item()
+            if excess > 0:
+                print("%s: PyTorch's logits differ from babygpt's by up to %.3g" % (path, worst), file=sys.stderr)
+                return 1
+            message += "; logits %s equal babygpt's (largest difference %.2g)" % (tuple(logits.shape), worst)
+        print(message)
     return 0
 
 

@@ -62,6 +62,9 @@ Ladder::Ladder(int argc, char** argv, const std::string& name, const std::string
     app.add_option("--seed", s.seed, "random seed for the weights, the batches and sampling")->capture_default_str();
     app.add_option("--threads", s.threads, "threads for the compute")->capture_default_str();
     app.add_option("--out", s.out, "checkpoint to write (default: " + name + ".safetensors)");
+    app.add_option("--probe", s.probe,
+                   "also write the logits of a fixed input to this safetensors file, for comparing with the PyTorch "
+                   "step (tools/tutorial_models.py --probe)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -76,6 +79,7 @@ Ladder::Ladder(int argc, char** argv, const std::string& name, const std::string
                       babygpt::max_threads, ", got ", s.threads);
         babygpt::set_num_threads(s.threads);
         check_out_path(s.out, s.data);
+        if (!s.probe.empty()) check_out_path(s.probe, s.data);
         const std::vector<char32_t> text = babygpt::data::read_utf8_file(s.data);
         vocabulary_ = babygpt::data::Vocabulary::from_text(text);
         const std::vector<std::int64_t> tokens = vocabulary_.encode(text);
@@ -132,6 +136,7 @@ int Ladder::train(StepModel model) const {
         model.module.eval();
         sample(model, batches);
         save(model);
+        if (!settings_.probe.empty()) write_probe(model);
     } catch (const babygpt::Error& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "error: %s\n", e.what());
@@ -174,6 +179,22 @@ void Ladder::sample(const StepModel& model, babygpt::Generator& gen) const {
         }
         std::printf("%s\n", vocabulary_.decode(ids).c_str());
     }
+}
+
+babygpt::IndexTensor Ladder::probe_input() const {
+    const std::int64_t T = std::min<std::int64_t>(settings_.block_size, 8);
+    babygpt::IndexTensor idx = babygpt::IndexTensor::empty({1, T});
+    for (std::int64_t t = 0; t < T; ++t) idx.data()[t] = (7 * t + 3) % vocab_size();
+    return idx;
+}
+
+void Ladder::write_probe(const StepModel& model) const {
+    babygpt::NoGradGuard no_grad;
+    const babygpt::IndexTensor idx = probe_input();
+    babygpt::safetensors::Contents probe;
+    probe.tensors["idx"] = babygpt::safetensors::from_tensor(idx);
+    probe.tensors["logits"] = babygpt::safetensors::from_tensor(model.logits(idx));  // (1, T, V), eval mode
+    babygpt::safetensors::save(settings_.probe, probe);
 }
 
 void Ladder::save(const StepModel& model) const {

@@ -11,7 +11,9 @@
 //     speed counts the training tokens since the previous line over the time they took;
 //   - 100 new tokens sampled from each prompt ("春江" and "往事" when the text has their characters);
 //   - the model's state_dict, exactly the step's PyTorch one, saved as safetensors with the
-//     vocabulary in the metadata (load it with tools/tutorial_models.py).
+//     vocabulary in the metadata (load it with tools/tutorial_models.py);
+//   - with --probe FILE, the logits of a fixed input (probe_input()) saved to FILE, so that
+//     tools/tutorial_models.py can compare the PyTorch step's logits with these.
 
 #include <cstdint>
 #include <functional>
@@ -28,6 +30,7 @@ namespace tutorial {
 struct LadderSettings {
     std::string data;                // the text to train on
     std::string out;                 // the checkpoint to write (default: <step>.safetensors)
+    std::string probe;               // empty, or where to write the logits of probe_input()
     std::int64_t max_iters = 5000;
     std::int64_t eval_interval = 200;
     std::int64_t eval_iters = 100;   // batches per split in each evaluation
@@ -63,7 +66,11 @@ public:
     /// Trains, evaluates, samples and saves the model as described above; returns the exit status.
     int train(StepModel model) const;
 
+    /// The probe's input, (1, T) with T = min(block_size, 8): token ids (7 t + 3) mod V.
+    babygpt::IndexTensor probe_input() const;
+
 private:
+    void write_probe(const StepModel& model) const;
     double estimate_loss(const StepModel& model, const std::vector<std::int64_t>& tokens,
                          babygpt::Generator& batches) const;
     void sample(const StepModel& model, babygpt::Generator& gen) const;
