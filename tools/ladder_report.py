@@ -63,8 +63,12 @@ def main(argv=None):
     parser.add_argument("--svg", required=True)
     args = parser.parse_args(argv)
 
+    # The tutorial's steps in order, then any other program whose logs are there (an exercise's).
+    known = [name for name, _ in STEPS]
+    found = sorted({os.path.basename(p).split(".seed")[0] for p in glob.glob(os.path.join(args.logs, "*.seed*.log"))})
+    steps = STEPS + [(name, "(not a step of the tutorial)") for name in found if name not in known]
     rows, curves = [], []
-    for index, (step, adds) in enumerate(STEPS):
+    for index, (step, adds) in enumerate(steps):
         runs = [read_run(p) for p in sorted(glob.glob(os.path.join(args.logs, step + ".seed*.log")))]
         runs = [r for r in runs if r["evals"] and r["wall"] is not None]
         if not runs:
