@@ -10,6 +10,7 @@
 #          --seeds "42 43 44" (steps 1-10), --threads N (1), --jobs J (2: runs at once),
 #          --v11-iters N (200: step 11's iterations; its evaluations every N/4 over 20 batches),
 #          --steps "v1_bigram ..." (all eleven).
+# A run whose log is complete (it ends with its wall time) is kept, not trained again: the script resumes.
 set -euo pipefail
 
 data="" build=build out=ladder seeds="42 43 44" threads=1 jobs=2 v11_iters=200
@@ -51,6 +52,10 @@ run_one() {
     local step=$1 seed=$2
     shift 2
     local log="$logs/$step.seed$seed.log" start end
+    if grep -q '^wall_seconds' "$log" 2>/dev/null; then  # finished in an earlier run of this script
+        echo "kept: $step seed $seed"
+        return 0
+    fi
     start=$(date +%s.%N)
     "$build/tutorial/$step" --data "$data" --seed "$seed" --threads "$threads" --out "$logs/$step.seed$seed.safetensors" \
         "$@" >"$log" 2>&1 || { echo "run_ladder.sh: $step (seed $seed) failed; see $log" >&2; return 1; }
