@@ -16,6 +16,7 @@
 #include <babygpt/data/utf8.hpp>
 #include <babygpt/error.hpp>
 #include <babygpt/io/state_dict.hpp>
+#include <babygpt/models/gpt.hpp>  // sample_token
 #include <babygpt/ops/loss.hpp>
 #include <babygpt/optim/adamw.hpp>
 #include <babygpt/threads.hpp>
@@ -154,6 +155,7 @@ void Ladder::sample(const StepModel& model, babygpt::Generator& gen) const {
         for (char32_t c : prompt) known = known && vocabulary_.contains(c);
     const char32_t start = vocabulary_.contains(U'\n') ? U'\n' : vocabulary_.chars().front();
     const std::vector<std::u32string> prompts = known ? tutorial_prompts : std::vector<std::u32string>{{start}};
+    std::vector<double> probs(static_cast<std::size_t>(vocab_size()));  // sample_token's scratch
     for (const std::u32string& prompt : prompts) {
         std::vector<std::int64_t> ids = vocabulary_.encode(std::vector<char32_t>(prompt.begin(), prompt.end()));
         for (std::int64_t n = 0; n < settings_.max_new_tokens; ++n) {
@@ -163,18 +165,8 @@ void Ladder::sample(const StepModel& model, babygpt::Generator& gen) const {
             std::copy(ids.end() - static_cast<std::ptrdiff_t>(T), ids.end(), context.data());
             const babygpt::Tensorf logits = model.logits(context);  // (1, T, V)
             const float* last = logits.data() + (static_cast<std::int64_t>(T) - 1) * vocab_size();
-            // softmax, then one multinomial draw
-            const float max_logit = *std::max_element(last, last + vocab_size());
-            std::vector<double> probs(static_cast<std::size_t>(vocab_size()));
-            double total = 0;
-            for (std::size_t v = 0; v < probs.size(); ++v) total += probs[v] = std::exp(last[v] - max_logit);
-            double u = gen.uniform() * total;
-            std::int64_t next = vocab_size() - 1;
-            for (std::size_t v = 0; v < probs.size(); ++v)
-                if ((u -= probs[v]) < 0) {
-                    next = static_cast<std::int64_t>(v);
-                    break;
-                }
+            // One multinomial draw from softmax(last), as GPT::generate draws.
+            const std::int64_t next = babygpt::sample_token(last, vocab_size(), babygpt::SamplingOptions{}, gen, probs);
             ids.push_back(next);
         }
         std::printf("%s\n", vocabulary_.decode(ids).c_str());

@@ -112,6 +112,38 @@ struct SamplingOptions {
     std::int64_t top_k = 0;    // 0: sample from every token; k: only from the k most likely
 };
 
+/// Draws one token from softmax(logits / temperature) over V logits, restricted to the top_k largest if
+/// top_k > 0. `probs` is scratch of exactly V doubles (reused across calls, so that sampling allocates
+/// nothing per token).
+template <typename Scalar>
+std::int64_t sample_token(const Scalar* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
+                          std::vector<double>& probs) {
+    double threshold = -std::numeric_limits<double>::infinity();
+    if (options.top_k > 0 && options.top_k < V) {  // probs as the scratch for the k-th largest logit
+        std::copy(logits, logits + V, probs.begin());
+        std::nth_element(probs.begin(), probs.begin() + (options.top_k - 1), probs.end(), std::greater<>());
+        threshold = probs[static_cast<std::size_t>(options.top_k - 1)];
+    }
+    double max_logit = -std::numeric_limits<double>::infinity();
+    for (std::int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, static_cast<double>(logits[v]));
+    double total = 0;
+    for (std::int64_t v = 0; v < V; ++v) {
+        const double x = logits[v];
+        probs[v] = x >= threshold ? std::exp((x - max_logit) / options.temperature) : 0.0;
+        total += probs[v];
+    }
+    // Inverse-CDF sampling: the first token whose cumulative probability exceeds u.
+    const double u = gen.uniform() * total;
+    double cumulative = 0;
+    for (std::int64_t v = 0; v < V; ++v) {
+        cumulative += probs[v];
+        if (u < cumulative) return v;
+    }
+    for (std::int64_t v = V - 1; v >= 0; --v)  // rounding left u at the very top: the last possible token
+        if (probs[v] > 0) return v;
+    return V - 1;
+}
+
 template <typename Scalar>
 struct GPTOutput {
     Tensor<Scalar> logits;  // (B, T, V)
@@ -199,7 +231,7 @@ public:
         std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(B));
         for (std::int64_t b = 0; b < B; ++b)
             rows[b].assign(idx.data() + b * idx.size(1), idx.data() + (b + 1) * idx.size(1));
-        std::vector<double> probs(static_cast<std::size_t>(V));  // scratch for sample()
+        std::vector<double> probs(static_cast<std::size_t>(V));  // scratch for sample_token()
         // While the context fits in block_size, a KV cache computes only the newest position; a prompt
         // longer than that never fits. Dropout in training mode needs the full forward, which applies it.
         std::optional<KVCacheDecoder<Scalar>> cache;
@@ -225,7 +257,7 @@ public:
                     last_logits.row(b) = logits.matrix(B * len, V).row(b * len + len - 1);
             }
             for (std::int64_t b = 0; b < B; ++b) {
-                const std::int64_t token = sample(last_logits.row(b).data(), V, options, gen, probs);
+                const std::int64_t token = sample_token(last_logits.row(b).data(), V, options, gen, probs);
                 rows[b].push_back(token);
                 if (on_token) on_token(b, token);
             }
@@ -292,34 +324,6 @@ private:
     /// (..., C) -> (..., C): ln_final, or nothing when the model has none.
     Tensor<Scalar> final_norm(const Tensor<Scalar>& x) const { return ln_final ? ln_final->forward(x) : x; }
 
-    /// Draws one token from softmax(logits / temperature), restricted to the top_k largest if top_k > 0.
-    static std::int64_t sample(const Scalar* logits, std::int64_t V, const SamplingOptions& options, Generator& gen,
-                               std::vector<double>& probs) {
-        double threshold = -std::numeric_limits<double>::infinity();
-        if (options.top_k > 0 && options.top_k < V) {  // probs as the scratch for the k-th largest logit
-            std::copy(logits, logits + V, probs.begin());
-            std::nth_element(probs.begin(), probs.begin() + (options.top_k - 1), probs.end(), std::greater<>());
-            threshold = probs[static_cast<std::size_t>(options.top_k - 1)];
-        }
-        double max_logit = -std::numeric_limits<double>::infinity();
-        for (std::int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, static_cast<double>(logits[v]));
-        double total = 0;
-        for (std::int64_t v = 0; v < V; ++v) {
-            const double x = logits[v];
-            probs[v] = x >= threshold ? std::exp((x - max_logit) / options.temperature) : 0.0;
-            total += probs[v];
-        }
-        // Inverse-CDF sampling: the first token whose cumulative probability exceeds u.
-        const double u = gen.uniform() * total;
-        double cumulative = 0;
-        for (std::int64_t v = 0; v < V; ++v) {
-            cumulative += probs[v];
-            if (u < cumulative) return v;
-        }
-        for (std::int64_t v = V - 1; v >= 0; --v)  // rounding left u at the very top: the last possible token
-            if (probs[v] > 0) return v;
-        return V - 1;
-    }
 };
 
 }  // namespace babygpt
