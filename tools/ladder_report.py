@@ -5,7 +5,8 @@
 
 Reads DIR/<step>.seed<seed>.log, each the output of one step program followed by a line
 "wall_seconds S", and writes a Markdown table (per step: what it adds, parameters, the final train and
-val loss as mean and spread over the seeds, tokens/s and wall time as medians) and an SVG of every
+val loss at the last evaluation as mean and spread over the seeds, the iteration of that evaluation,
+tokens/s and wall time as medians) and an SVG of every
 step's validation loss against the iteration (the mean over the seeds). Standard library only.
 """
 
@@ -75,10 +76,10 @@ def main(argv=None):
             continue
         final = [r["evals"][-1] for r in runs]
         speeds = [e[3] for r in runs for e in r["evals"][1:]] or [e[3] for r in runs for e in r["evals"]]
-        rows.append("| %d | %s | %s | %s | %s | %s | %.0f | %.1f s | %d |" % (
-            index + 1, step, adds, "{:,}".format(runs[0]["parameters"]), spread([e[1] for e in final]),
-            spread([e[2] for e in final]), statistics.median(speeds), statistics.median(r["wall"] for r in runs),
-            len(runs)))
+        rows.append("| {} | {} | {} | {:,} | {} | {} | {} | {:,.0f} | {:.1f} s | {} |".format(
+            index + 1, step, adds, runs[0]["parameters"], final[0][0], spread([e[1] for e in final]),
+            spread([e[2] for e in final]),
+            statistics.median(speeds), statistics.median(r["wall"] for r in runs), len(runs)))
         iterations = [e[0] for e in runs[0]["evals"]]
         mean_val = [statistics.mean(r["evals"][k][2] for r in runs) for k in range(len(iterations))]
         curves.append((index, step, iterations, mean_val, len(runs)))
@@ -87,8 +88,9 @@ def main(argv=None):
         print("ladder_report.py: no complete runs in %s" % args.logs, file=sys.stderr)
         return 1
     with open(args.table, "w", encoding="utf-8") as f:
-        f.write("| step | program | adds | parameters | final train loss | final val loss | tokens/s | wall time | seeds |\n")
-        f.write("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+        f.write("| step | program | adds | parameters | last evaluation | final train loss | final val loss | tokens/s "
+                "| wall time | seeds |\n")
+        f.write("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
         f.write("\n".join(rows) + "\n")
     with open(args.svg, "w", encoding="utf-8") as f:
         f.write(svg(curves, args.corpus))

@@ -97,28 +97,31 @@ def tables(runs, corpus):
                 diverged = sum(r["diverged"] for r in g)
                 cells.append("%s%s" % (mean_sd(ok), " (%d of %d diverged)" % (diverged, len(g)) if diverged else ""))
             out.append("| %s | %s |" % (norm, " | ".join(cells)))
-        out += ["", "Validation loss at steps 200, 1000 and 2000 (mean over seeds), learning rate 1e-2:", "",
-                "| norm | step 200 | step 1000 | step 2000 | last |", "| --- | ---: | ---: | ---: | ---: |"]
-        for norm in NORMS:
-            g = [r for r in group(runs, layers=layers, norm=norm, lr="1e-2") if not r["diverged"]]
-            cells = []
-            for step in (200, 1000, 2000, None):
-                values = [val_loss_at(r, step) for r in g]
-                cells.append(mean_sd([v for v in values if v is not None]))
-            out.append("| %s | %s |" % (norm, " | ".join(cells)))
-        out += ["", "Standard deviation of the residual stream leaving the first and the last block, and the "
-                "ratio of the first block's gradient norm to the last block's, at the last evaluation "
-                "(mean over seeds, learning rate 1e-3):", "",
-                "| norm | std, block 0 | std, last block | grad norm, block 0 / last |", "| --- | ---: | ---: | ---: |"]
-        for norm in NORMS:
-            g = [r for r in group(runs, layers=layers, norm=norm, lr="1e-3") if r["stats"]]
-            first, last, ratio = [], [], []
-            for r in g:
-                final = [s for s in r["stats"] if s["step"] == r["stats"][-1]["step"]]
-                first.append(final[0]["output_std"])
-                last.append(final[-1]["output_std"])
-                ratio.append(final[0]["grad_norm"] / final[-1]["grad_norm"] if final[-1]["grad_norm"] > 0 else math.nan)
-            out.append("| %s | %s | %s | %s |" % (norm, mean_sd(first), mean_sd(last), mean_sd(ratio)))
+        out += ["", "Validation loss at steps 200, 1000 and 2000 and at the end (mean ± standard deviation over "
+                "the seeds that did not diverge):", "",
+                "| lr | norm | step 200 | step 1000 | step 2000 | last |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+        for lr in rates:
+            for norm in NORMS:
+                g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if not r["diverged"]]
+                cells = []
+                for step in (200, 1000, 2000, None):
+                    values = [val_loss_at(r, step) for r in g]
+                    cells.append(mean_sd([v for v in values if v is not None]))
+                out.append("| %s | %s | %s |" % (lr, norm, " | ".join(cells)))
+        for lr in ("1e-3", "1e-2"):
+            out += ["", "Standard deviation of the residual stream leaving the first and the last block, and the "
+                    "ratio of the first block's gradient norm to the last block's, at the last evaluation "
+                    "(mean ± standard deviation over the seeds that did not diverge, learning rate %s):" % lr, "",
+                    "| norm | std, block 0 | std, last block | grad norm, block 0 / last |", "| --- | ---: | ---: | ---: |"]
+            for norm in NORMS:
+                g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if r["stats"] and not r["diverged"]]
+                first, last, ratio = [], [], []
+                for r in g:
+                    final = [s for s in r["stats"] if s["step"] == r["stats"][-1]["step"]]
+                    first.append(final[0]["output_std"])
+                    last.append(final[-1]["output_std"])
+                    ratio.append(final[0]["grad_norm"] / final[-1]["grad_norm"] if final[-1]["grad_norm"] > 0 else math.nan)
+                out.append("| %s | %s | %s | %s |" % (norm, mean_sd(first), mean_sd(last), mean_sd(ratio)))
         out.append("")
     return "\n".join(out) + "\n"
 
