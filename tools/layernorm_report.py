@@ -79,8 +79,11 @@ def lr_key(lr):
     return float(lr)
 
 
-def tables(runs, corpus):
+def tables(runs, corpus, baseline):
     out = ["# LayerNorm study on %s" % corpus, ""]
+    if baseline is not None:
+        out += ["A unigram model (each character's frequency in the training part, add-one smoothed) has "
+                "validation loss %.4f: a run near it has learned character frequencies and nothing else." % baseline, ""]
     layer_counts = sorted({r["layers"] for r in runs})
     rates = sorted({r["lr"] for r in runs}, key=lr_key)
     for layers in layer_counts:
@@ -126,6 +129,15 @@ def tables(runs, corpus):
     return "\n".join(out) + "\n"
 
 
+def round_ticks(low, high):
+    """About five ticks at multiples of 1, 2 or 5 times a power of ten, within [low, high]."""
+    raw = (high - low) / 5
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    return [first + k * step for k in range(int((high - first) / step) + 1)]
+
+
 class Chart:
     """A small SVG line chart: one panel, axes from the data, lines and a legend."""
 
@@ -134,6 +146,7 @@ class Chart:
         self.title, self.xlabel, self.ylabel, self.log_y = title, xlabel, ylabel, log_y
         self.y_cap = y_cap  # values above are drawn at the cap (a diverged run would flatten the others)
         self.lines = []
+        self.reference = None  # (value, label): a dashed grey horizontal line, e.g. a baseline loss
 
     def add(self, xs, ys, colour, label, dashed=False):
         points = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y) and (y > 0 or not self.log_y)]
@@ -149,7 +162,7 @@ class Chart:
             return "\n".join(out)
         f = math.log10 if self.log_y else (lambda v: v)
         xs = [p[0] for line in self.lines for p in line[0]]
-        ys = [f(p[1]) for line in self.lines for p in line[0]]
+        ys = [f(p[1]) for line in self.lines for p in line[0]] + ([f(self.reference[0])] if self.reference else [])
         x_low, x_high = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
         y_low, y_high = min(ys), max(ys)
         if y_high - y_low < 1e-9:
@@ -173,12 +186,18 @@ class Chart:
         if all(float(x).is_integer() for x in xs) and x_high - x_low <= 24:  # blocks: every integer
             ticks = range(int(x_low), int(x_high) + 1)
         else:
-            ticks = [round(x_low + (x_high - x_low) * k / 4) for k in range(5)]
+            ticks = round_ticks(x_low, x_high)
         for v in ticks:
             out.append('<text x="%.1f" y="%d" text-anchor="middle" font-size="10">%g</text>' % (px(v), y0 + h + 13, v))
         out.append('<text x="%d" y="%d" text-anchor="middle" font-size="11">%s</text>' % (x0 + w / 2, y0 + h + 28, self.xlabel))
         out.append('<text transform="translate(%d,%d) rotate(-90)" text-anchor="middle" font-size="11">%s</text>'
                    % (x0 - 38, y0 + h / 2, self.ylabel))
+        if self.reference:
+            value, label = self.reference
+            out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#777" stroke-dasharray="2,3"/>' % (
+                x0, x0 + w, py(value), py(value)))
+            out.append('<text x="%d" y="%.1f" text-anchor="end" font-size="10" fill="#555">%s</text>' % (
+                x0 + w - 4, py(value) - 4, label))
         for n, (points, colour, label, dashed) in enumerate(self.lines):
             out.append('<polyline fill="none" stroke="%s" stroke-width="1.6"%s points="%s"/>' % (
                 colour, ' stroke-dasharray="5,3"' if dashed else "",
@@ -204,53 +223,96 @@ def mean_curve(runs):
     return steps, [statistics.mean(r["metrics"][k]["val_loss"] for r in runs) for k in range(length)]
 
 
-def figures(runs, directory, corpus):
+def unigram_loss(path, train_ratio=0.9):
+    """The validation loss of a model that ignores context: each character's frequency in the training
+    part (the first train_ratio of the characters, as babygpt splits), add-one smoothed over the text's
+    characters, scored on the rest. A model at this loss has learned nothing but character frequencies."""
+    with open(path, encoding="utf-8-sig") as f:
+        text = f.read()
+    n_train = int(train_ratio * len(text))
+    counts = {c: 1 for c in set(text)}
+    for c in text[:n_train]:
+        counts[c] += 1
+    total = sum(counts.values())
+    val = text[n_train:]
+    return -sum(math.log(counts[c] / total) for c in val) / len(val)
+
+
+def curve_panel(runs, layers, lr, k, baseline):
+    """Validation loss from the second evaluation on (the first, at initialisation, would set the scale),
+    drawn up to a little above where the runs that did not diverge start."""
+    g_all = group(runs, layers=layers, lr=lr)
+    kept = [mean_curve(group(g_all, norm=norm))[1][1:] for norm in NORMS
+            if group(g_all, norm=norm) and not all(r["diverged"] for r in group(g_all, norm=norm))]
+    kept = [c for c in kept if c]
+    cap = None
+    if kept:
+        top, low = max(c[0] for c in kept), min(min(c) for c in kept)
+        if baseline is not None:
+            top = max(top, baseline)
+        cap = top + 0.15 * (top - low)
+    chart = Chart(70 + (k % 2) * 470, 60 + (k // 2) * 300, 300, 220,
+                  "learning rate %s" % lr + (" (losses above %.2f drawn at it)" % cap if cap else ""), "step",
+                  "validation loss", y_cap=cap)
+    if baseline is not None:
+        chart.reference = (baseline, "unigram model %.3f" % baseline)
+    for norm in NORMS:
+        g = group(g_all, norm=norm)
+        if g:
+            steps, values = mean_curve(g)
+            diverged = sum(r["diverged"] for r in g)
+            chart.add(steps[1:], values[1:], COLOURS[norm], norm + (" (%d diverged)" % diverged if diverged else ""))
+    return chart
+
+
+def stats_at(run, which):
+    """The --log-stats rows of the first evaluation (at initialisation) or the last."""
+    step = run["stats"][0]["step"] if which == "first" else run["stats"][-1]["step"]
+    return [s for s in run["stats"] if s["step"] == step]
+
+
+def block_panels(runs, layers, rates):
+    """Per learning rate, the residual stream's standard deviation leaving each block (at initialisation
+    and at the end) and each block's gradient norm at the end, over the runs that did not diverge."""
+    std_charts, grad_charts = [], []
+    for k, lr in enumerate(rates):
+        std_chart = Chart(80 + k * 520, 60, 330, 300, "residual stream leaving each block, lr %s" % lr, "block",
+                          "standard deviation (log scale)", log_y=True)
+        grad_chart = Chart(80 + k * 520, 60, 330, 300, "gradient norm of each block, end of training, lr %s" % lr,
+                           "block", "gradient norm (log scale)", log_y=True)
+        for norm in NORMS:
+            g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if r["stats"] and not r["diverged"]]
+            if not g:
+                continue
+            for which, dashed, label in (("first", True, "at initialisation"), ("last", False, "at the end")):
+                per_block = [[s["output_std"] for s in stats_at(r, which)] for r in g]
+                blocks = list(range(len(per_block[0])))
+                std_chart.add(blocks, [statistics.mean(p[b] for p in per_block) for b in blocks], COLOURS[norm],
+                              "%s, %s" % (norm, label), dashed)
+            grads = [[s["grad_norm"] for s in stats_at(r, "last")] for r in g]
+            blocks = list(range(len(grads[0])))
+            grad_chart.add(blocks, [statistics.mean(p[b] for p in grads) for b in blocks], COLOURS[norm], norm)
+        std_charts.append(std_chart)
+        grad_charts.append(grad_chart)
+    return std_charts, grad_charts
+
+
+def figures(runs, directory, corpus, baseline):
     written = []
     rates = sorted({r["lr"] for r in runs}, key=lr_key)
     for layers in sorted({r["layers"] for r in runs}):
-        charts = []
-        for k, lr in enumerate(rates):
-            starts = [r["metrics"][0]["val_loss"] for r in group(runs, layers=layers, lr=lr)]
-            cap = 1.25 * max(starts) if starts else None
-            chart = Chart(70 + (k % 2) * 470, 60 + (k // 2) * 300, 300, 220,
-                          "learning rate %s (losses above %.1f drawn at it)" % (lr, cap) if cap else "", "step",
-                          "validation loss", y_cap=cap)
-            for norm in NORMS:
-                g = group(runs, layers=layers, norm=norm, lr=lr)
-                if g:
-                    steps, values = mean_curve(g)
-                    diverged = sum(r["diverged"] for r in g)
-                    chart.add(steps, values, COLOURS[norm], norm + (" (%d diverged)" % diverged if diverged else ""))
-            charts.append(chart)
+        charts = [curve_panel(runs, layers, lr, k, baseline) for k, lr in enumerate(rates)]
         path = os.path.join(directory, "curves_L%d.svg" % layers)
         with open(path, "w") as f:
-            f.write(page(charts, 960, 60 + 300 * ((len(rates) + 1) // 2), "%s, n_layer %d: validation loss (mean over seeds)"
-                         % (corpus, layers)))
+            f.write(page(charts, 960, 60 + 300 * ((len(rates) + 1) // 2),
+                         "%s, n_layer %d: validation loss (mean over seeds)" % (corpus, layers)))
         written.append(path)
-
-        std_chart = Chart(80, 60, 440, 300, "residual stream leaving each block (lr 1e-3)", "block",
-                          "standard deviation (log scale)", log_y=True)
-        grad_chart = Chart(80, 60, 440, 300, "gradient norm of each block's parameters, last evaluation (lr 1e-3)",
-                           "block", "gradient norm (log scale)", log_y=True)
-        for norm in NORMS:
-            g = [r for r in group(runs, layers=layers, norm=norm, lr="1e-3") if r["stats"]]
-            if not g:
-                continue
-            for which, dashed in (("first", True), ("last", False)):
-                per_block = []
-                for r in g:
-                    step = r["stats"][0]["step"] if which == "first" else r["stats"][-1]["step"]
-                    per_block.append([s["output_std"] for s in r["stats"] if s["step"] == step])
-                blocks = list(range(len(per_block[0])))
-                std_chart.add(blocks, [statistics.mean(p[b] for p in per_block) for b in blocks], COLOURS[norm],
-                              "%s, %s evaluation" % (norm, which), dashed)
-            grads = [[s["grad_norm"] for s in r["stats"] if s["step"] == r["stats"][-1]["step"]] for r in g]
-            blocks = list(range(len(grads[0])))
-            grad_chart.add(blocks, [statistics.mean(p[b] for p in grads) for b in blocks], COLOURS[norm], norm)
-        for name, chart in (("activation_std", std_chart), ("grad_norm", grad_chart)):
+        std_charts, grad_charts = block_panels(runs, layers, ["1e-3", "1e-2"])
+        for name, charts in (("activation_std", std_charts), ("grad_norm", grad_charts)):
             path = os.path.join(directory, "%s_L%d.svg" % (name, layers))
             with open(path, "w") as f:
-                f.write(page([chart], 720, 420, "%s, n_layer %d" % (corpus, layers)))
+                f.write(page(charts, 1080, 420, "%s, n_layer %d (mean over the seeds that did not diverge)"
+                             % (corpus, layers)))
             written.append(path)
     return written
 
@@ -259,15 +321,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", required=True)
     parser.add_argument("--corpus", required=True)
+    parser.add_argument("--data", help="the corpus file, for the unigram model's loss (a baseline)")
     args = parser.parse_args(argv)
     runs = load_runs(args.runs)
     if not runs:
         print("layernorm_report.py: no finished runs in %s" % args.runs, file=sys.stderr)
         return 1
     report = os.path.join(args.runs, "report.md")
+    baseline = unigram_loss(args.data) if args.data else None
     with open(report, "w") as f:
-        f.write(tables(runs, args.corpus))
-    written = figures(runs, args.runs, args.corpus)
+        f.write(tables(runs, args.corpus, baseline))
+    written = figures(runs, args.runs, args.corpus, baseline)
     print("wrote %s and %s" % (report, ", ".join(written)))
     return 0
 
