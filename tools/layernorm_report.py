@@ -101,16 +101,24 @@ def tables(runs, corpus, baseline):
                 cells.append("%s%s" % (mean_sd(ok), " (%d of %d diverged)" % (diverged, len(g)) if diverged else ""))
             out.append("| %s | %s |" % (norm, " | ".join(cells)))
         out += ["", "Validation loss at steps 200, 1000 and 2000 and at the end (mean ± standard deviation over "
-                "the seeds that did not diverge):", "",
-                "| lr | norm | step 200 | step 1000 | step 2000 | last |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+                "the seeds that did not diverge), and the first evaluation at which the mean curve is at or below "
+                "the final loss of the runs without LayerNorm (none) at the same learning rate:", "",
+                "| lr | norm | step 200 | step 1000 | step 2000 | last | reaches none's final loss at step |",
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for lr in rates:
+            plain = [r for r in group(runs, layers=layers, norm="none", lr=lr) if not r["diverged"]]
+            target = statistics.mean(r["metrics"][-1]["val_loss"] for r in plain) if plain else None
             for norm in NORMS:
                 g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if not r["diverged"]]
                 cells = []
                 for step in (200, 1000, 2000, None):
                     values = [val_loss_at(r, step) for r in g]
                     cells.append(mean_sd([v for v in values if v is not None]))
-                out.append("| %s | %s | %s |" % (lr, norm, " | ".join(cells)))
+                reached = "(the reference)" if norm == "none" else "-"
+                if g and target is not None and norm != "none":
+                    steps, values = mean_curve(g)
+                    reached = next(("%d" % st for st, v in zip(steps, values) if v <= target), "never")
+                out.append("| %s | %s | %s | %s |" % (lr, norm, " | ".join(cells), reached))
         for lr in ("1e-3", "1e-2"):
             out += ["", "Standard deviation of the residual stream leaving the first and the last block, and the "
                     "ratio of the first block's gradient norm to the last block's, at the last evaluation "
