@@ -11,8 +11,8 @@ rows and the trainer's exit code) and writes, into DIR:
   activation_std_L<n>.svg  the standard deviation of the residual stream leaving each block, at the
                          first and the last evaluation, per placement (learning rate 1e-3);
   grad_norm_L<n>.svg     the gradient norm of each block's parameters at the last evaluation.
-A run diverged when the trainer stopped on a NaN or infinite loss (exit code 3) or when its last
-validation loss is above its first. Standard library only.
+A run diverged when the trainer stopped on a NaN or infinite loss (exit code 3) or when its validation
+loss rose above its first value (at initialisation) at any evaluation, even if it came down again. Standard library only.
 """
 
 import argparse
@@ -49,8 +49,8 @@ def load_runs(directory):
         stats = read_csv(stem + ".stats.csv")
         if not metrics:
             continue
-        diverged = rc == 3 or metrics[-1]["val_loss"] > metrics[0]["val_loss"] or not all(
-            math.isfinite(r["val_loss"]) for r in metrics)
+        diverged = rc == 3 or any(not math.isfinite(r["val_loss"]) or r["val_loss"] > metrics[0]["val_loss"]
+                                  for r in metrics)
         runs.append(dict(layers=int(m.group(1)), norm=m.group(2), lr=m.group(3), seed=int(m.group(4)), rc=rc,
                          metrics=metrics, stats=stats, diverged=diverged, complete=rc in (0, 3)))
     return runs
@@ -88,8 +88,9 @@ def tables(runs, corpus, baseline):
     rates = sorted({r["lr"] for r in runs}, key=lr_key)
     for layers in layer_counts:
         out += ["## n_layer %d" % layers, "",
-                "Final validation loss (mean ± standard deviation over the seeds that did not diverge) and "
-                "diverged runs:", "",
+                "Final validation loss (mean ± standard deviation over the seeds that did not diverge), diverged "
+                "runs, and runs that did not diverge but ended within 0.05 of the unigram model's loss or above "
+                "it (stuck: they learned character frequencies only):", "",
                 "| norm | " + " | ".join("lr %s" % lr for lr in rates) + " |",
                 "| --- | " + " | ".join("---:" for _ in rates) + " |"]
         for norm in NORMS:
@@ -98,7 +99,10 @@ def tables(runs, corpus, baseline):
                 g = group(runs, layers=layers, norm=norm, lr=lr)
                 ok = [r["metrics"][-1]["val_loss"] for r in g if not r["diverged"]]
                 diverged = sum(r["diverged"] for r in g)
-                cells.append("%s%s" % (mean_sd(ok), " (%d of %d diverged)" % (diverged, len(g)) if diverged else ""))
+                stuck = sum(1 for v in ok if baseline is not None and v >= baseline - 0.05)
+                notes = (["%d of %d diverged" % (diverged, len(g))] if diverged else []) + (
+                    ["%d of %d stuck" % (stuck, len(g))] if stuck else [])
+                cells.append(mean_sd(ok) + (" (%s)" % ", ".join(notes) if notes else ""))
             out.append("| %s | %s |" % (norm, " | ".join(cells)))
         out += ["", "Validation loss at steps 200, 1000 and 2000 and at the end (mean ± standard deviation over "
                 "the seeds that did not diverge), and the first evaluation at which the mean curve is at or below "

@@ -62,4 +62,4 @@ export -f train_one
 export babygpt data out max_iters eval_iters
 
 printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -I{} bash -c 'train_one {}'
-/usr/bin/env python3 "$root/tools/layernorm_report.py" --runs "$out" --corpus "$(basename "$data")"
+/usr/bin/env python3 "$root/tools/layernorm_report.py" --runs "$out" --corpus "$(basename "$data")" --data "$data"
