@@ -60,12 +60,20 @@ def group(runs, **keys):
     return [r for r in runs if all(r[k] == v for k, v in keys.items())]
 
 
+def number(v):
+    """Four decimals, or three significant digits for values too small for them (a vanished gradient)."""
+    return "%.4f" % v if v == 0 or abs(v) >= 0.01 or not math.isfinite(v) else "%.3g" % v
+
+
 def mean_sd(values):
     if not values:
         return "-"
     if len(values) == 1:
-        return "%.4f" % values[0]
-    return "%.4f ± %.4f" % (statistics.mean(values), statistics.stdev(values))
+        return number(values[0])
+    m = statistics.mean(values)
+    if "e" in number(m):  # a tiny mean: its spread in the same notation
+        return "%.3g ± %.3g" % (m, statistics.stdev(values))
+    return "%.4f ± %.4f" % (m, statistics.stdev(values))
 
 
 def val_loss_at(run, step):
@@ -203,7 +211,7 @@ class Chart:
             out.append('<text x="%.1f" y="%d" text-anchor="middle" font-size="10">%g</text>' % (px(v), y0 + h + 13, v))
         out.append('<text x="%d" y="%d" text-anchor="middle" font-size="11">%s</text>' % (x0 + w / 2, y0 + h + 28, self.xlabel))
         out.append('<text transform="translate(%d,%d) rotate(-90)" text-anchor="middle" font-size="11">%s</text>'
-                   % (x0 - 38, y0 + h / 2, self.ylabel))
+                   % (x0 - 50, y0 + h / 2, self.ylabel))
         if self.reference:
             value, label = self.reference
             out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#777" stroke-dasharray="2,3"/>' % (
