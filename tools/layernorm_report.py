@@ -133,18 +133,23 @@ def tables(runs, corpus, baseline):
                 out.append("| %s | %s | %s | %s |" % (lr, norm, " | ".join(cells), reached))
         for lr in ("1e-3", "1e-2"):
             out += ["", "Standard deviation of the residual stream leaving the first and the last block, and the "
-                    "ratio of the first block's gradient norm to the last block's, at the last evaluation "
-                    "(mean ± standard deviation over the seeds that did not diverge, learning rate %s):" % lr, "",
-                    "| norm | std, block 0 | std, last block | grad norm, block 0 / last |", "| --- | ---: | ---: | ---: |"]
+                    "ratio of the first block's gradient norm to the last block's, at the last evaluation, and the "
+                    "standard deviations at initialisation (mean ± standard deviation over the seeds that did not "
+                    "diverge, learning rate %s):" % lr, "",
+                    "| norm | std, block 0 | std, last block | grad norm, block 0 / last | at initialisation: std, block 0 "
+                    "| std, last block |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
             for norm in NORMS:
                 g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if r["stats"] and not r["diverged"]]
-                first, last, ratio = [], [], []
+                first, last, ratio, first_init, last_init = [], [], [], [], []
                 for r in g:
-                    final = [s for s in r["stats"] if s["step"] == r["stats"][-1]["step"]]
+                    final, initial = stats_at(r, "last"), stats_at(r, "first")
                     first.append(final[0]["output_std"])
                     last.append(final[-1]["output_std"])
                     ratio.append(final[0]["grad_norm"] / final[-1]["grad_norm"] if final[-1]["grad_norm"] > 0 else math.nan)
-                out.append("| %s | %s | %s | %s |" % (norm, mean_sd(first), mean_sd(last), mean_sd(ratio)))
+                    first_init.append(initial[0]["output_std"])
+                    last_init.append(initial[-1]["output_std"])
+                out.append("| %s | %s | %s | %s | %s | %s |" % (norm, mean_sd(first), mean_sd(last), mean_sd(ratio),
+                                                            mean_sd(first_init), mean_sd(last_init)))
         out.append("")
     return "\n".join(out) + "\n"
 
