@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# docs/tour.md (and its translation) must not point at things that are gone: every file it names in
-# backticks exists (as a path from the repository root or from include/babygpt/, or as the name of a
-# file in one of its source folders), and for every `Scope::name` it names, the scope is a class, struct, enum or namespace
-# of include/ or examples/ and the name appears there.
+# The learners' documents (docs/tour.md, ladder.md, layernorm.md and their translations) must not point
+# at things that are gone: every file one names in backticks exists (as a path from the repository root
+# or from include/babygpt/, or as the name of a file in one of its source folders); for every
+# `Scope::name` it names, the scope is a class, struct, enum or namespace of include/ or examples/ and
+# the name appears there; and every relative link or figure, `[...](path)`, exists next to the document.
 #
-#   bash tests/docs/tour_references.sh <repository root> <tour.md>...
+#   bash tests/docs/learner_doc_references.sh <repository root> <doc.md>...
 set -u
-root=${1:?usage: bash tests/docs/tour_references.sh <repository root> <tour.md>...}
+root=${1:?usage: bash tests/docs/learner_doc_references.sh <repository root> <doc.md>...}
 shift
 status=0 checked=0
 for tour in "$@"; do
@@ -30,6 +31,14 @@ for tour in "$@"; do
             status=1
         fi
     done < <(grep -o '`[A-Za-z_]*\(<[A-Za-z]*>\)\?::[A-Za-z_]*' "$tour" | tr -d '`' | grep -v '^babygpt::\|^std::' | sort -u)
+    # Links and figures: ](path) or ](path#anchor), other than web addresses.
+    while IFS= read -r target; do
+        checked=$((checked + 1))
+        if [ ! -e "$(dirname "$tour")/$target" ]; then
+            echo "FAIL: $tour links $target, which does not exist" >&2
+            status=1
+        fi
+    done < <(grep -o '](\([^)#]*\)' "$tour" | sed 's/^](//' | grep -v '^https\?:\|^$' | sort -u)
 done
 [ "$status" -eq 0 ] && echo "ok: $checked references in $* exist"
 exit $status
