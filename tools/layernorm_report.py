@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """The tables and figures of a LayerNorm study (tools/layernorm_study.sh).
 
-    tools/layernorm_report.py --runs DIR --corpus NAME
+    tools/layernorm_report.py --runs DIR --corpus NAME [--data FILE]
 
 Reads every DIR/L<n_layer>_<norm>_lr<lr>_s<seed>.{csv,stats.csv,rc} (the metrics, the --log-stats
 rows and the trainer's exit code) and writes, into DIR:
-  report.md              the tables below, each number with the runs behind it;
+  report.md              the tables: final losses, losses along the way and when each placement reaches
+                         the final loss of the model without LayerNorm, and the residual stream's spread
+                         and the blocks' gradient norms (learning rates 1e-3 and 1e-2);
   curves_L<n>.svg        validation loss against step, one panel per learning rate, one line per
-                         placement (the mean over seeds; a diverged run ends where it diverged);
-  activation_std_L<n>.svg  the standard deviation of the residual stream leaving each block, at the
-                         first and the last evaluation, per placement (learning rate 1e-3);
-  grad_norm_L<n>.svg     the gradient norm of each block's parameters at the last evaluation.
+                         placement (the mean over seeds; a diverged run ends where it stopped);
+  activation_std_L<n>.svg  the standard deviation of the residual stream leaving each block, at
+                         initialisation and at the end, per placement (learning rates 1e-3 and 1e-2);
+  grad_norm_L<n>.svg     the gradient norm of each block's parameters at the end (the same rates).
 A run diverged when the trainer stopped on a NaN or infinite loss (exit code 3) or when its validation
-loss rose above its first value (at initialisation) at any evaluation, even if it came down again. Standard library only.
+loss rose above its first value (at initialisation) at any evaluation, even if it came down again.
+With --data (the corpus), the report gives a unigram model's loss as a baseline, draws it, and counts
+the runs stuck at it. Standard library only.
 """
 
 import argparse
