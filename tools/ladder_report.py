@@ -99,7 +99,7 @@ def main(argv=None):
 
 
 def svg(curves, corpus):
-    width, height, left, right, top, bottom = 900, 520, 70, 230, 40, 50
+    width, height, left, right, top, bottom = 1000, 520, 70, 330, 40, 50
     x_max = max(c[2][-1] for c in curves) or 1
     values = [v for c in curves for v in c[3]]
     y_low, y_high = min(values), max(values)
@@ -130,9 +130,9 @@ def svg(curves, corpus):
         colour = COLOURS[index % len(COLOURS)]
         points = " ".join("%.1f,%.1f" % (x(i), y(v)) for i, v in zip(iterations, mean_val))
         out.append('<polyline fill="none" stroke="%s" stroke-width="1.6" points="%s"/>' % (colour, points))
-        label = "%d %s" % (index + 1, step) + (" (1 seed)" if seeds == 1 else "")
-        if iterations[-1] < 0.9 * x_max:  # a shorter run (step 11): say how long
-            label += ", to %d" % iterations[-1]
+        notes = (["1 seed"] if seeds == 1 else []) + (
+            ["to iteration %d" % iterations[-1]] if iterations[-1] < 0.9 * x_max else [])  # a shorter run (step 11)
+        label = "%d %s" % (index + 1, step) + (" (%s)" % ", ".join(notes) if notes else "")
         out.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="3"/>'
                    % (width - right + 15, width - right + 35, top + 18 * n + 10, top + 18 * n + 10, colour))
         out.append('<text x="%d" y="%d">%s</text>' % (width - right + 40, top + 18 * n + 14, escape(label)))
