@@ -31,6 +31,8 @@ import sys
 NAME = re.compile(r"^L(\d+)_(none|pre|post)_lr([0-9.e-]+)_s(\d+)$")
 NORMS = ["none", "pre", "post"]
 COLOURS = {"none": "#d62728", "pre": "#1f77b4", "post": "#2ca02c"}
+STATS_RATES = ["1e-3", "1e-2"]  # the learning rates whose block statistics are tabled and drawn
+STUCK_MARGIN = 0.05  # a run ending this close to the unigram model's loss, or above it, is stuck
 
 
 def read_csv(path):
@@ -64,9 +66,13 @@ def group(runs, **keys):
     return [r for r in runs if all(r[k] == v for k, v in keys.items())]
 
 
+def is_tiny(v):
+    """Too small for four decimals (a vanished gradient): written in three significant digits instead."""
+    return v != 0 and math.isfinite(v) and abs(v) < 0.01
+
+
 def number(v):
-    """Four decimals, or three significant digits for values too small for them (a vanished gradient)."""
-    return "%.4f" % v if v == 0 or abs(v) >= 0.01 or not math.isfinite(v) else "%.3g" % v
+    return "%.3g" % v if is_tiny(v) else "%.4f" % v
 
 
 def mean_sd(values):
@@ -75,9 +81,7 @@ def mean_sd(values):
     if len(values) == 1:
         return number(values[0])
     m = statistics.mean(values)
-    if "e" in number(m):  # a tiny mean: its spread in the same notation
-        return "%.3g ± %.3g" % (m, statistics.stdev(values))
-    return "%.4f ± %.4f" % (m, statistics.stdev(values))
+    return ("%.3g ± %.3g" if is_tiny(m) else "%.4f ± %.4f") % (m, statistics.stdev(values))
 
 
 def val_loss_at(run, step):
@@ -91,69 +95,82 @@ def lr_key(lr):
     return float(lr)
 
 
+def final_loss_table(runs, layers, rates, baseline):
+    out = ["Final validation loss (mean ± standard deviation over the seeds that did not diverge), diverged "
+           "runs, and runs that did not diverge but ended within %.2f of the unigram model's loss or above "
+           "it (stuck: they learned character frequencies only):" % STUCK_MARGIN, "",
+           "| norm | " + " | ".join("lr %s" % lr for lr in rates) + " |",
+           "| --- | " + " | ".join("---:" for _ in rates) + " |"]
+    for norm in NORMS:
+        cells = []
+        for lr in rates:
+            g = group(runs, layers=layers, norm=norm, lr=lr)
+            ok = [r["metrics"][-1]["val_loss"] for r in g if not r["diverged"]]
+            diverged = sum(r["diverged"] for r in g)
+            stuck = sum(1 for v in ok if baseline is not None and v >= baseline - STUCK_MARGIN)
+            notes = (["%d of %d diverged" % (diverged, len(g))] if diverged else []) + (
+                ["%d of %d stuck" % (stuck, len(g))] if stuck else [])
+            cells.append(mean_sd(ok) + (" (%s)" % ", ".join(notes) if notes else ""))
+        out.append("| %s | %s |" % (norm, " | ".join(cells)))
+    return out
+
+
+def convergence_table(runs, layers, rates):
+    out = ["Validation loss at steps 200, 1000 and 2000 and at the end (mean ± standard deviation over "
+           "the seeds that did not diverge), and the first evaluation at which the mean curve is at or below "
+           "the final loss of the runs without LayerNorm (none) at the same learning rate:", "",
+           "| lr | norm | step 200 | step 1000 | step 2000 | last | reaches none's final loss at step |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for lr in rates:
+        plain = [r for r in group(runs, layers=layers, norm="none", lr=lr) if not r["diverged"]]
+        target = statistics.mean(r["metrics"][-1]["val_loss"] for r in plain) if plain else None
+        for norm in NORMS:
+            g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if not r["diverged"]]
+            cells = []
+            for step in (200, 1000, 2000, None):
+                values = [val_loss_at(r, step) for r in g]
+                cells.append(mean_sd([v for v in values if v is not None]))
+            reached = "(the reference)" if norm == "none" else "-"
+            if g and target is not None and norm != "none":
+                steps, values = mean_curve(g)
+                reached = next(("%d" % st for st, v in zip(steps, values) if v <= target), "never")
+            out.append("| %s | %s | %s | %s |" % (lr, norm, " | ".join(cells), reached))
+    return out
+
+
+def block_stats_table(runs, layers, lr):
+    out = ["Standard deviation of the residual stream leaving the first and the last block, and the "
+           "ratio of the first block's gradient norm to the last block's, at the last evaluation, and the "
+           "standard deviations at initialisation (mean ± standard deviation over the seeds that did not "
+           "diverge, learning rate %s):" % lr, "",
+           "| norm | std, block 0 | std, last block | grad norm, block 0 / last | at initialisation: std, block 0 "
+           "| std, last block |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for norm in NORMS:
+        g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if r["stats"] and not r["diverged"]]
+        first, last, ratio, first_init, last_init = [], [], [], [], []
+        for r in g:
+            final, initial = stats_at(r, "last"), stats_at(r, "first")
+            first.append(final[0]["output_std"])
+            last.append(final[-1]["output_std"])
+            ratio.append(final[0]["grad_norm"] / final[-1]["grad_norm"] if final[-1]["grad_norm"] > 0 else math.nan)
+            first_init.append(initial[0]["output_std"])
+            last_init.append(initial[-1]["output_std"])
+        out.append("| %s | %s | %s | %s | %s | %s |" % (norm, mean_sd(first), mean_sd(last), mean_sd(ratio),
+                                                    mean_sd(first_init), mean_sd(last_init)))
+    return out
+
+
 def tables(runs, corpus, baseline):
     out = ["# LayerNorm study on %s" % corpus, ""]
     if baseline is not None:
         out += ["A unigram model (each character's frequency in the training part, add-one smoothed) has "
                 "validation loss %.4f: a run near it has learned character frequencies and nothing else." % baseline, ""]
-    layer_counts = sorted({r["layers"] for r in runs})
     rates = sorted({r["lr"] for r in runs}, key=lr_key)
-    for layers in layer_counts:
-        out += ["## n_layer %d" % layers, "",
-                "Final validation loss (mean ± standard deviation over the seeds that did not diverge), diverged "
-                "runs, and runs that did not diverge but ended within 0.05 of the unigram model's loss or above "
-                "it (stuck: they learned character frequencies only):", "",
-                "| norm | " + " | ".join("lr %s" % lr for lr in rates) + " |",
-                "| --- | " + " | ".join("---:" for _ in rates) + " |"]
-        for norm in NORMS:
-            cells = []
-            for lr in rates:
-                g = group(runs, layers=layers, norm=norm, lr=lr)
-                ok = [r["metrics"][-1]["val_loss"] for r in g if not r["diverged"]]
-                diverged = sum(r["diverged"] for r in g)
-                stuck = sum(1 for v in ok if baseline is not None and v >= baseline - 0.05)
-                notes = (["%d of %d diverged" % (diverged, len(g))] if diverged else []) + (
-                    ["%d of %d stuck" % (stuck, len(g))] if stuck else [])
-                cells.append(mean_sd(ok) + (" (%s)" % ", ".join(notes) if notes else ""))
-            out.append("| %s | %s |" % (norm, " | ".join(cells)))
-        out += ["", "Validation loss at steps 200, 1000 and 2000 and at the end (mean ± standard deviation over "
-                "the seeds that did not diverge), and the first evaluation at which the mean curve is at or below "
-                "the final loss of the runs without LayerNorm (none) at the same learning rate:", "",
-                "| lr | norm | step 200 | step 1000 | step 2000 | last | reaches none's final loss at step |",
-                "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-        for lr in rates:
-            plain = [r for r in group(runs, layers=layers, norm="none", lr=lr) if not r["diverged"]]
-            target = statistics.mean(r["metrics"][-1]["val_loss"] for r in plain) if plain else None
-            for norm in NORMS:
-                g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if not r["diverged"]]
-                cells = []
-                for step in (200, 1000, 2000, None):
-                    values = [val_loss_at(r, step) for r in g]
-                    cells.append(mean_sd([v for v in values if v is not None]))
-                reached = "(the reference)" if norm == "none" else "-"
-                if g and target is not None and norm != "none":
-                    steps, values = mean_curve(g)
-                    reached = next(("%d" % st for st, v in zip(steps, values) if v <= target), "never")
-                out.append("| %s | %s | %s | %s |" % (lr, norm, " | ".join(cells), reached))
-        for lr in ("1e-3", "1e-2"):
-            out += ["", "Standard deviation of the residual stream leaving the first and the last block, and the "
-                    "ratio of the first block's gradient norm to the last block's, at the last evaluation, and the "
-                    "standard deviations at initialisation (mean ± standard deviation over the seeds that did not "
-                    "diverge, learning rate %s):" % lr, "",
-                    "| norm | std, block 0 | std, last block | grad norm, block 0 / last | at initialisation: std, block 0 "
-                    "| std, last block |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-            for norm in NORMS:
-                g = [r for r in group(runs, layers=layers, norm=norm, lr=lr) if r["stats"] and not r["diverged"]]
-                first, last, ratio, first_init, last_init = [], [], [], [], []
-                for r in g:
-                    final, initial = stats_at(r, "last"), stats_at(r, "first")
-                    first.append(final[0]["output_std"])
-                    last.append(final[-1]["output_std"])
-                    ratio.append(final[0]["grad_norm"] / final[-1]["grad_norm"] if final[-1]["grad_norm"] > 0 else math.nan)
-                    first_init.append(initial[0]["output_std"])
-                    last_init.append(initial[-1]["output_std"])
-                out.append("| %s | %s | %s | %s | %s | %s |" % (norm, mean_sd(first), mean_sd(last), mean_sd(ratio),
-                                                            mean_sd(first_init), mean_sd(last_init)))
+    for layers in sorted({r["layers"] for r in runs}):
+        out += ["## n_layer %d" % layers, ""] + final_loss_table(runs, layers, rates, baseline)
+        out += [""] + convergence_table(runs, layers, rates)
+        for lr in STATS_RATES:
+            out += [""] + block_stats_table(runs, layers, lr)
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -270,9 +287,9 @@ def unigram_loss(path, train_ratio=0.9):
 def curve_panel(runs, layers, lr, k, baseline):
     """Validation loss from the second evaluation on (the first, at initialisation, would set the scale),
     drawn up to a little above where the runs that did not diverge start."""
-    g_all = group(runs, layers=layers, lr=lr)
-    kept = [mean_curve(group(g_all, norm=norm))[1][1:] for norm in NORMS
-            if group(g_all, norm=norm) and not all(r["diverged"] for r in group(g_all, norm=norm))]
+    by_norm = {norm: group(runs, layers=layers, lr=lr, norm=norm) for norm in NORMS}
+    curves = {norm: mean_curve(g) for norm, g in by_norm.items() if g}  # norm -> (steps, mean losses)
+    kept = [curves[norm][1][1:] for norm in curves if not all(r["diverged"] for r in by_norm[norm])]
     kept = [c for c in kept if c]
     cap = None
     if kept:
@@ -285,12 +302,9 @@ def curve_panel(runs, layers, lr, k, baseline):
                   "validation loss", y_cap=cap)
     if baseline is not None:
         chart.reference = (baseline, "unigram model %.3f" % baseline)
-    for norm in NORMS:
-        g = group(g_all, norm=norm)
-        if g:
-            steps, values = mean_curve(g)
-            diverged = sum(r["diverged"] for r in g)
-            chart.add(steps[1:], values[1:], COLOURS[norm], norm + (" (%d diverged)" % diverged if diverged else ""))
+    for norm, (steps, values) in curves.items():
+        diverged = sum(r["diverged"] for r in by_norm[norm])
+        chart.add(steps[1:], values[1:], COLOURS[norm], norm + (" (%d diverged)" % diverged if diverged else ""))
     return chart
 
 
@@ -336,7 +350,7 @@ def figures(runs, directory, corpus, baseline):
             f.write(page(charts, 960, 60 + 300 * ((len(rates) + 1) // 2),
                          "%s, n_layer %d: validation loss (mean over seeds)" % (corpus, layers)))
         written.append(path)
-        std_charts, grad_charts = block_panels(runs, layers, ["1e-3", "1e-2"])
+        std_charts, grad_charts = block_panels(runs, layers, STATS_RATES)
         for name, charts in (("activation_std", std_charts), ("grad_norm", grad_charts)):
             path = os.path.join(directory, "%s_L%d.svg" % (name, layers))
             with open(path, "w") as f:
