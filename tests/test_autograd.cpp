@@ -248,3 +248,36 @@ TEST_CASE("autograd: a long chain does not overflow the stack") {
     check_grad(x, {1.0});
     CHECK(y.impl().grad_fn == nullptr);
 }
+
+TEST_CASE("autograd: backward(gradient_ready) reports each leaf once, when its gradient is complete") {
+    // loss = sum(relu(x @ w1) @ w2) + sum(w1): w1 is read twice, by the first and by the last op of the
+    // forward pass, so its gradient is complete only after the reverse pass has reached the matmul.
+    const Tensord x = Tensord::from_data({2, 3}, {0.5, -1.0, 2.0, 1.5, 0.25, -0.5});
+    const Tensord w1 = leaf({3, 2}, {0.1, -0.2, 0.3, 0.4, -0.5, 0.6});
+    const Tensord w2 = leaf({2, 1}, {0.7, -0.8});
+    const Tensord unused = leaf({1}, {1.0});
+    auto loss_of = [&] { return add(sum(matmul(relu(matmul(x, w1)), w2)), sum(w1)); };
+
+    loss_of().backward();  // the plain backward's gradients, to compare with
+    const std::vector<double> g1(w1.grad().data(), w1.grad().data() + 6), g2(w2.grad().data(), w2.grad().data() + 2);
+    w1.zero_grad();
+    w2.zero_grad();
+
+    std::vector<std::string> reported;
+    loss_of().backward([&](const Tensord& ready) {
+        // At the call, the gradient already has its final value.
+        if (ready.impl_ptr() == w1.impl_ptr()) {
+            reported.push_back("w1");
+            check_grad(w1, g1);
+        } else if (ready.impl_ptr() == w2.impl_ptr()) {
+            reported.push_back("w2");
+            check_grad(w2, g2);
+        } else {
+            reported.push_back("other");
+        }
+    });
+    CHECK(reported == std::vector<std::string>{"w2", "w1"});  // w2 is read later in the forward pass
+    CHECK_FALSE(unused.has_grad());
+    check_grad(w1, g1);
+    check_grad(w2, g2);
+}

@@ -3,9 +3,11 @@
 //   babygpt train --data input.txt [--preset v9|v11] [options]
 //   babygpt sample runs/input.safetensors --prompt "ROMEO:"
 //   babygpt info runs/input.safetensors
+//   mpirun -np 4 babygpt train --data input.txt ...   (data-parallel, when built with MPI: world.hpp)
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <functional>
 #include <new>
 #include <sstream>
@@ -24,6 +26,7 @@
 #include "settings.hpp"
 #include "threads_option.hpp"
 #include "train.hpp"
+#include "world.hpp"
 
 namespace {
 
@@ -109,15 +112,43 @@ void report_out_of_memory(const std::string& what) {
                  babygpt_cli::current_activity_hint());
 }
 
+/// "error: ..." on stderr; from a rank other than 0 of a data-parallel run, "rank N: error: ...".
+void report_error(const std::string& message, const babygpt_cli::World& world) {
+    std::fflush(stdout);
+    if (world.is_root()) std::fprintf(stderr, "error: %s\n", message.c_str());
+    else std::fprintf(stderr, "rank %d: error: %s\n", world.rank(), message.c_str());
+}
+
+int run(int argc, char** argv, babygpt_cli::World& world);
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    std::optional<babygpt_cli::World> world;
+    try {
+        world.emplace(argc, argv);  // before the options: MPI_Init may take its own arguments out of argv
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    // Rank 0 speaks for a data-parallel run; the other ranks keep only their errors (stderr).
+    if (!world->is_root() && !std::freopen("/dev/null", "w", stdout)) return 1;
+    const int code = run(argc, argv, *world);
+    // 0, a diverged loss (3) or a signal (128 + its number) end every rank at the same point: they leave
+    // MPI together. Any other code is this rank's own error, and the others may be waiting for it.
+    world->finish(code == 0 || code == 3 || code > 128);
+    return code;
+}
+
+namespace {
+
+int run(int argc, char** argv, babygpt_cli::World& world) {
     CLI::App app("babygpt " BABYGPT_VERSION_STRING ": train a character-level GPT on any UTF-8 text and sample from it");
     app.require_subcommand(1);
     app.set_version_flag("--version", BABYGPT_VERSION_STRING);
 
     // ---- train ----
-    const int cores = babygpt_cli::available_cores();
+    const int cores = babygpt_cli::default_threads(world.ranks_on_this_machine());
     CLI::App* train = app.add_subcommand("train", "train BabyGPT on a text file, evaluate, save a checkpoint, then sample");
     train->footer("The defaults shown for the hyperparameters are the v9 preset's; --preset v11 changes them, and an "
                   "option given on the command line or in --config overrides its preset value. SIGINT (Ctrl-C), "
@@ -143,6 +174,11 @@ int main(int argc, char** argv) {
     train->add_option("--save-every", cli_settings.save_every, "also save a checkpoint every N steps (0: only at evaluations and the end)")
         ->capture_default_str();
     train->add_option("--sample-tokens", train_request.sample_tokens, "characters to sample per prompt after training (0: none)")
+        ->capture_default_str();
+    double bucket_mb = static_cast<double>(train_request.bucket_bytes) / (1 << 20);
+    train->add_option("--bucket-mb", bucket_mb,
+                      "under mpirun: sum the gradients across processes in buckets of this many MB, each as soon as "
+                      "backward has completed it (0: in one all-reduce after backward)")
         ->capture_default_str();
     train->add_flag("--log-stats", train_request.log_stats,
                     "at every evaluation, write each block's activation means and standard deviations and its "
@@ -194,9 +230,14 @@ int main(int argc, char** argv) {
             settings.save_every = given.save_every;
             BABYGPT_CHECK(train_request.sample_tokens >= 0, "--sample-tokens must be >= 0, got ",
                           train_request.sample_tokens);
+            BABYGPT_CHECK(bucket_mb >= 0 && bucket_mb <= 1e6, "--bucket-mb must be between 0 and 1000000, got ",
+                          bucket_mb);
+            train_request.bucket_bytes = static_cast<std::size_t>(bucket_mb * (1 << 20));
             train_request.settings = settings;
-            return babygpt_cli::run_train(train_request);
+            return babygpt_cli::run_train(train_request, world);
         }
+        BABYGPT_CHECK(world.size() == 1, "only 'babygpt train' runs as several processes (mpirun -np ", world.size(),
+                      "); run 'babygpt ", *sample ? "sample" : "info", "' without mpirun");
         if (*sample) {
             sample_request.checkpoint = checkpoint_argument(sample_checkpoint, sample_request.checkpoint, "sample");
             return babygpt_cli::run_sample(sample_request);
@@ -213,9 +254,10 @@ int main(int argc, char** argv) {
             report_out_of_memory(message.substr(0, message.find(';')));
             return 1;
         }
-        std::fflush(stdout);
-        std::fprintf(stderr, "error: %s\n", message.c_str());
+        report_error(message, world);
         return 1;
     }
     return 0;
 }
+
+}  // namespace

@@ -37,6 +37,10 @@ InterruptGuard::~InterruptGuard() {
 
 int interrupt_signal() { return received; }
 
+void adopt_interrupt(int number) {
+    if (received == 0) received = number;
+}
+
 void throw_if_interrupted() {
     if (received != 0) throw Interrupted{};
 }

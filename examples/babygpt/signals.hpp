@@ -22,6 +22,10 @@ public:
 /// The first signal received while a guard lived (0: none).
 int interrupt_signal();
 
+/// Records a signal that another rank of a data-parallel run received, so that this process stops and
+/// exits as if it had received it (nothing changes if it received one itself).
+void adopt_interrupt(int number);
+
 /// Throws Interrupted if a signal was received.
 void throw_if_interrupted();
 

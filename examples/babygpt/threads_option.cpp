@@ -14,14 +14,19 @@ namespace babygpt_cli {
 
 namespace {
 
+/// The processors online, at least 1, at most max_threads.
+int online_cores() {
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? static_cast<int>(std::min<long>(online, max_threads)) : 1;
+}
+
 int affinity_cores() {
 #ifdef __linux__
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
 #endif
-    const long online = sysconf(_SC_NPROCESSORS_ONLN);
-    return online > 0 ? static_cast<int>(std::min<long>(online, max_threads)) : 1;
+    return online_cores();
 }
 
 /// ceil(quota / period) from cgroup v2's cpu.max ("max 100000": no quota); 0 when there is none.
@@ -44,6 +49,13 @@ int available_cores() {
     int cores = affinity_cores();
     if (const int quota = cgroup_quota_cores(); quota > 0) cores = std::min(cores, quota);
     return std::clamp(cores, 1, max_threads);
+}
+
+int default_threads(int ranks) {
+    if (ranks <= 1) return available_cores();
+    int machine = online_cores();
+    if (const int quota = cgroup_quota_cores(); quota > 0) machine = std::min(machine, quota);
+    return std::clamp(std::min(available_cores(), machine / ranks), 1, max_threads);
 }
 
 void check_threads(long long threads) {

@@ -14,6 +14,11 @@ inline constexpr int max_threads = 256;
 /// least 1, at most max_threads.
 int available_cores();
 
+/// The default --threads of one of `ranks` processes on this machine (data-parallel training): its
+/// fair share of the machine's cores, and no more than it may use (mpirun binds each of 2 ranks to
+/// one core by default). available_cores() for a single process.
+int default_threads(int ranks);
+
 /// Throws babygpt::Error unless 1 <= threads <= max_threads: "--threads must be between 1 and 256, got N".
 void check_threads(long long threads);
 

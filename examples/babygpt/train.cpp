@@ -19,6 +19,7 @@
 #include "activity.hpp"
 #include "block_stats.hpp"
 #include "checkpoint_header.hpp"
+#include "gradient_sum.hpp"
 #include "input_files.hpp"
 #include "metrics.hpp"
 #include "output_files.hpp"
@@ -26,6 +27,7 @@
 #include "run_files.hpp"
 #include "sampling.hpp"
 #include "signals.hpp"
+#include "world.hpp"
 
 namespace babygpt_cli {
 
@@ -78,11 +80,20 @@ std::int64_t sequences_per_pass(const TrainSettings& s, std::int64_t parameters)
     return static_cast<std::int64_t>(passes);
 }
 
-/// Rows [first, first + n) of a (B, T) batch tensor.
+/// Rows [first, first + n) of a (B, T) batch tensor (the tensor itself when that is all of it).
 babygpt::IndexTensor batch_rows(const babygpt::IndexTensor& batch, std::int64_t first, std::int64_t n) {
+    if (first == 0 && n == batch.size(0)) return batch;
     const std::int64_t T = batch.size(1);
     const std::int64_t* begin = batch.data() + first * T;
     return babygpt::IndexTensor::from_data({n, T}, std::vector<std::int64_t>(begin, begin + n * T));
+}
+
+/// Whether any rank received a signal (a collective: every rank learns it at the same point, stops
+/// there, and exits as if it had received the signal itself).
+bool interrupted_anywhere(const World& world) {
+    const int number = world.max(interrupt_signal());
+    adopt_interrupt(number);
+    return number != 0;
 }
 
 /// The time evaluation batches take, measured as they run: for the status line's ETA.
@@ -102,41 +113,42 @@ std::int64_t evaluations_after(std::int64_t step, const TrainSettings& s) {
     return n;
 }
 
-/// The mean loss over s.eval_iters batches of `tokens` ("train" or "val", for the status line). Throws
-/// Interrupted between passes when a signal came; the model is left as it was (evaluation does not
-/// change it).
+/// The mean loss over s.eval_iters batches of `tokens` ("train" or "val", for the status line). Each rank
+/// computes its share of every batch's rows, and the sums are added across ranks at the end. Throws
+/// Interrupted between passes when a signal came to any rank; the model is left as it was (evaluation
+/// does not change it).
 double estimate_loss(babygpt::GPT<float>& model, const std::vector<std::int64_t>& tokens, const TrainSettings& s,
                      Generator& gen, std::int64_t step, const char* split, std::int64_t per_pass, StatusLine& status,
-                     EvaluationTiming& timing) {
+                     EvaluationTiming& timing, const World& world) {
     babygpt::NoGradGuard no_grad;
     struct TrainingModeBack {
         babygpt::GPT<float>& model;
         ~TrainingModeBack() { model.train(); }
     } training_mode_back{model};
     model.eval();
-    double total = 0;
+    const RowShare mine = world.share_of(s.batch_size);
+    // The same number of passes on every rank (the last ones may be empty on a rank with fewer rows), so
+    // that the interruption checks between them match up.
+    const std::int64_t most_rows = (s.batch_size + world.size() - 1) / world.size();
+    const std::int64_t passes = (most_rows + per_pass - 1) / per_pass;
+    double sum = 0;  // over this rank's rows: each pass's mean loss times its rows
     for (std::int64_t i = 0; i < s.eval_iters; ++i) {
         status.show("evaluating step " + std::to_string(step) + ": " + split + " " + std::to_string(i) + "/" +
                     std::to_string(s.eval_iters) + " batches");
         const auto start = Clock::now();
         const babygpt::data::Batch batch = babygpt::data::get_batch(tokens, s.batch_size, s.block_size, gen);
-        if (per_pass >= s.batch_size) {
-            throw_if_interrupted();
-            total += model.loss(batch.x, batch.y).item();
-        } else {
-            double sum = 0;
-            for (std::int64_t first = 0; first < s.batch_size; first += per_pass) {
-                throw_if_interrupted();
-                const std::int64_t n = std::min(per_pass, s.batch_size - first);
-                sum += static_cast<double>(model.loss(batch_rows(batch.x, first, n), batch_rows(batch.y, first, n)).item()) *
-                       static_cast<double>(n);
-            }
-            total += sum / static_cast<double>(s.batch_size);
+        for (std::int64_t pass = 0; pass < passes; ++pass) {
+            if (interrupted_anywhere(world)) throw Interrupted{};
+            const std::int64_t first = mine.first + pass * per_pass;
+            const std::int64_t n = std::min(per_pass, mine.first + mine.count - first);
+            if (n <= 0) continue;
+            sum += static_cast<double>(model.loss(batch_rows(batch.x, first, n), batch_rows(batch.y, first, n)).item()) *
+                   static_cast<double>(n);
         }
         timing.seconds += seconds_since(start);
         ++timing.batches;
     }
-    return total / static_cast<double>(s.eval_iters);
+    return world.sum(sum) / static_cast<double>(s.batch_size * s.eval_iters);
 }
 
 /// Applies a resumed checkpoint's settings, keeping the options the user gave explicitly; the model's
@@ -168,10 +180,12 @@ TrainSettings merge_resumed_settings(const TrainSettings& stored, const TrainReq
 
 /// Reports a loss that became NaN or infinite ("loss" of an evaluation, or "training loss") on stderr;
 /// returns the exit code for it.
-int report_divergence(const char* which, bool nan, std::int64_t step, bool saved, const std::string& model_path) {
-    std::fprintf(stderr, "error: the %s became %s at step %lld; training stopped. %s Try a lower --learning-rate.\n",
-                 which, nan ? "NaN" : "infinite", static_cast<long long>(step),
-                 saved ? ("The last good checkpoint is " + model_path + ".").c_str() : "No checkpoint was written.");
+int report_divergence(const char* which, bool nan, std::int64_t step, bool saved, const std::string& model_path,
+                      const World& world) {
+    if (world.is_root())  // every rank stops here; one says why
+        std::fprintf(stderr, "error: the %s became %s at step %lld; training stopped. %s Try a lower --learning-rate.\n",
+                     which, nan ? "NaN" : "infinite", static_cast<long long>(step),
+                     saved ? ("The last good checkpoint is " + model_path + ".").c_str() : "No checkpoint was written.");
     return 3;
 }
 
@@ -179,7 +193,29 @@ std::string default_out_path(const std::string& data_path) {
     return (std::filesystem::path("runs") / std::filesystem::path(data_path).stem()).string() + ".safetensors";
 }
 
-int train(TrainRequest request) {
+/// Rank 0's parameters, on every rank: the ranks start (and, as they take the same steps, stay) identical.
+void broadcast_parameters(const babygpt::GPT<float>& model, const World& world) {
+    if (world.size() == 1) return;
+    std::vector<float> flat;
+    for (const babygpt::Tensorf& p : model.parameters()) flat.insert(flat.end(), p.data(), p.data() + p.numel());
+    world.broadcast_from_root(flat.data(), flat.size());
+    const float* in = flat.data();
+    for (const babygpt::Tensorf& p : model.parameters()) {
+        std::copy_n(in, p.numel(), p.data());
+        in += p.numel();
+    }
+}
+
+/// Rank r > 0 draws its own dropout masks: its rows are other rows than rank 0's, and the same masks on
+/// every rank's rows would tie them together. Rank 0 continues the checkpoint's stream (the one it saves).
+void separate_dropout_streams(babygpt::GPT<float>& model, const World& world) {
+    if (world.rank() == 0) return;
+    Generator& dropout = model.dropout_generator();
+    const std::uint64_t seed = dropout.next_u64() ^ (0xD1B54A32D192ED03ULL * static_cast<std::uint64_t>(world.rank()));
+    dropout.set_state(Generator(seed).state());
+}
+
+int train(TrainRequest request, World& world) {
     // ---- settings, data and files: every check before any work or any file is written ----
     std::optional<LoadedCheckpoint> resumed;
     TrainSettings s = request.settings;
@@ -193,6 +229,9 @@ int train(TrainRequest request) {
         if (request.out_path.empty()) request.out_path = request.resume_path;
     }
     validate(s);
+    BABYGPT_CHECK(s.batch_size >= world.size(), "--batch-size ", s.batch_size, " is smaller than the ", world.size(),
+                  " processes sharing each batch; pass a --batch-size of at least ", world.size(),
+                  " or start fewer processes");
     if (request.data_path.empty()) request.data_path = default_data_path();
     if (request.out_path.empty()) request.out_path = default_out_path(request.data_path);
     const RunPaths paths = RunPaths::for_checkpoint(request.out_path);
@@ -201,7 +240,7 @@ int train(TrainRequest request) {
     if (resumed) inputs.push_back({"--resume", request.resume_path});
     check_outputs_are_safe(paths, inputs, request.resume_path);
     const bool in_place = resumed && same_file(paths.model, request.resume_path);
-    check_no_earlier_run(paths, request.overwrite, in_place);
+    if (world.is_root()) check_no_earlier_run(paths, request.overwrite, in_place);  // only rank 0 writes
     throw_if_interrupted();
 
     const Corpus corpus = read_corpus(request.data_path);
@@ -218,12 +257,16 @@ int train(TrainRequest request) {
     const babygpt::GPTConfig config = s.model_config(corpus.vocabulary.size());  // valid: validate(s) checked it
     babygpt::set_num_threads(s.threads);
 
-    // ---- the run's files: from here on this process writes them, and no other trainer may (the lock
-    // comes before the optimizer state is loaded, which may move the resumed run's files) ----
-    OutputDirectory directory(paths.model);
-    RunLock lock(paths);
-    check_no_earlier_run(paths, request.overwrite, in_place);  // again, now that no one else can write them
-    if (in_place) {
+    // ---- the run's files: from here on this process (rank 0) writes them, and no other trainer may (the
+    // lock comes before the optimizer state is loaded, which may move the resumed run's files) ----
+    std::optional<OutputDirectory> directory;
+    std::optional<RunLock> lock;
+    if (world.is_root()) {
+        directory.emplace(paths.model);
+        lock.emplace(paths);
+        check_no_earlier_run(paths, request.overwrite, in_place);  // again, now that no one else can write them
+    }
+    if (in_place && world.is_root()) {
         const auto now = read_header_metadata(request.resume_path);
         BABYGPT_CHECK(now && now->count("run_id") && now->at("run_id") == resumed->info.run_id && now->count("step") &&
                           now->at("step") == std::to_string(resumed->info.step),
@@ -263,25 +306,31 @@ int train(TrainRequest request) {
         for (const BlockStatsRow& row : read_block_stats_csv(RunPaths::for_checkpoint(request.resume_path).stats))
             if (row.step < info.step || row.step == info.evaluated_step) block_stats.push_back(row);
     }
+    broadcast_parameters(model, world);
+    separate_dropout_streams(model, world);
+    GradientSum gradient_sum(world, model.parameters(), request.bucket_bytes);
     throw_if_interrupted();
 
-    std::printf("babygpt: %s, %lld characters, vocabulary %lld; %.6f M parameters; preset %s; %d thread%s%s\n",
+    const std::string processes = world.size() > 1 ? std::to_string(world.size()) + " processes x " : "";
+    std::printf("babygpt: %s, %lld characters, vocabulary %lld; %.6f M parameters; preset %s; %s%d thread%s%s\n",
                 request.data_path.c_str(), static_cast<long long>(corpus.tokens.size()),
                 static_cast<long long>(corpus.vocabulary.size()), model.parameter_count() / 1e6, s.preset.c_str(),
-                s.threads, s.threads == 1 ? "" : "s", resumed ? (", resuming at step " + std::to_string(info.step)).c_str() : "");
+                processes.c_str(), s.threads, s.threads == 1 ? "" : "s",
+                resumed ? (", resuming at step " + std::to_string(info.step)).c_str() : "");
     std::fflush(stdout);
 
     bool saved_once = false;
     std::int64_t saved_step = -1;
     auto save = [&](std::int64_t step) {
         if (saved_step == step) return;  // an interruption right after a save needs no second one
+        saved_once = true;
+        saved_step = step;
+        if (!world.is_root()) return;  // rank 0 writes the files
         Activity saving("saving the checkpoint", "free some memory");
         info.step = step;
         info.batch_generator = gen.state();
         info.dropout_generator = model.dropout_generator().state();
         save_checkpoint(paths, info, model, optimizer);
-        saved_once = true;
-        saved_step = step;
     };
     // Whether step k starts with an evaluation (which saves the checkpoint).
     auto evaluates = [&](std::int64_t k) { return k % s.eval_interval == 0 || k == s.max_iters - 1; };
@@ -289,10 +338,12 @@ int train(TrainRequest request) {
     // ---- the training loop ----
     const double tokens_per_step = static_cast<double>(s.batch_size * s.block_size);
     const std::int64_t per_pass = sequences_per_pass(s, model.parameter_count());
-    StatusLine status(stdout_is_terminal());
+    // mpirun gives its ranks a terminal of their own even when its output goes to a file: a data-parallel
+    // run prints the evaluation lines only.
+    StatusLine status(stdout_is_terminal() && world.size() == 1);
     EvaluationTiming evaluation_timing;
     const double elapsed_before = metrics.empty() ? 0.0 : metrics.back().elapsed;
-    double training_seconds = 0, window_seconds = 0, step_seconds_total = 0;
+    double training_seconds = 0, window_seconds = 0, step_seconds_total = 0, communication_seconds = 0;
     std::int64_t window_steps = 0, steps_done = 0;
 
     auto stop_interrupted = [&](std::int64_t step, const char* during) {
@@ -307,15 +358,16 @@ int train(TrainRequest request) {
 
     activity.emplace("training", model_size_hint);
     for (std::int64_t step = info.step; step < s.max_iters; ++step) {
-        if (interrupt_signal() != 0) return stop_interrupted(step, "");
+        if (interrupted_anywhere(world)) return stop_interrupted(step, "");
         if (evaluates(step) && step != info.evaluated_step) {
             Activity evaluating("evaluating", model_size_hint);
             Generator eval_gen = evaluation_generator(s.seed, step);
             double train_loss = 0, val_loss = 0;
             try {
                 train_loss = estimate_loss(model, split.train, s, eval_gen, step, "train", per_pass, status,
-                                           evaluation_timing);
-                val_loss = estimate_loss(model, split.val, s, eval_gen, step, "val", per_pass, status, evaluation_timing);
+                                           evaluation_timing, world);
+                val_loss = estimate_loss(model, split.val, s, eval_gen, step, "val", per_pass, status, evaluation_timing,
+                                         world);
             } catch (const Interrupted&) {
                 // Evaluation does not change the model: the state at this step is what there is to save.
                 return stop_interrupted(step, " during the evaluation");
@@ -327,7 +379,7 @@ int train(TrainRequest request) {
             std::fflush(stdout);
             if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
                 return report_divergence("loss", std::isnan(val_loss) || std::isnan(train_loss), step, saved_once,
-                                         paths.model);
+                                         paths.model, world);
             info.train_loss = train_loss;
             info.val_loss = val_loss;
             info.evaluated_step = step;
@@ -335,8 +387,8 @@ int train(TrainRequest request) {
             window_seconds = 0;
             window_steps = 0;
             save(step);
-            babygpt::io::write_file_atomically(paths.csv, metrics_csv(metrics));
-            if (request.log_stats) {
+            if (world.is_root()) babygpt::io::write_file_atomically(paths.csv, metrics_csv(metrics));
+            if (request.log_stats && world.is_root()) {
                 // One training batch of a stream of its own: the batches of training and evaluation stay as
                 // they are without --log-stats.
                 Generator stats_gen = evaluation_generator(~s.seed, step);
@@ -346,24 +398,31 @@ int train(TrainRequest request) {
                 block_stats.insert(block_stats.end(), rows.begin(), rows.end());
                 babygpt::io::write_file_atomically(paths.stats, block_stats_csv(block_stats));
             }
-            babygpt::io::write_file_atomically(
-                paths.svg, loss_plot_svg(metrics, {std::filesystem::path(request.data_path).filename().string(),
-                                                   s.preset, model.parameter_count()}));
-            if (interrupt_signal() != 0) return stop_interrupted(step, " after the evaluation");
+            if (world.is_root())
+                babygpt::io::write_file_atomically(
+                    paths.svg, loss_plot_svg(metrics, {std::filesystem::path(request.data_path).filename().string(),
+                                                       s.preset, model.parameter_count()}));
+            if (interrupted_anywhere(world)) return stop_interrupted(step, " after the evaluation");
         }
 
         if (steps_done == 0)  // a big model's first step can take long: say what is going on
             status.show("step " + std::to_string(step + 1) + "/" + std::to_string(s.max_iters) + ": training...", true);
         const auto start = Clock::now();
+        // Every rank draws the same batch (one generator stream, as a single process does) and takes its rows.
         const babygpt::data::Batch batch = babygpt::data::get_batch(split.train, s.batch_size, s.block_size, gen);
-        const babygpt::Tensorf loss = model.loss(batch.x, batch.y);
-        const float loss_value = loss.item();
+        const RowShare mine = world.share_of(s.batch_size);
+        const babygpt::Tensorf loss =
+            model.loss(batch_rows(batch.x, mine.first, mine.count), batch_rows(batch.y, mine.first, mine.count));
+        const float share = static_cast<float>(mine.count) / static_cast<float>(s.batch_size);
+        // The batch's mean loss: the shares' sum (NaN or infinite if any rank's is, so all stop together).
+        const double loss_value = world.size() == 1 ? loss.item() : world.sum(static_cast<double>(loss.item()) * share);
         if (!std::isfinite(loss_value)) {
             status.clear();
-            return report_divergence("training loss", std::isnan(loss_value), step, saved_once, paths.model);
+            return report_divergence("training loss", std::isnan(loss_value), step, saved_once, paths.model, world);
         }
         optimizer.zero_grad();
-        loss.backward();
+        gradient_sum.backward_and_sum(loss, share);
+        communication_seconds += gradient_sum.last_communication_seconds();
         optimizer.step();
         const double dt = seconds_since(start);
         training_seconds += dt;
@@ -393,10 +452,15 @@ int train(TrainRequest request) {
     status.clear();
     save(s.max_iters);
     std::printf("saved %s (metrics: %s, plot: %s)\n", paths.model.c_str(), paths.csv.c_str(), paths.svg.c_str());
+    if (world.size() > 1 && steps_done > 0)
+        std::printf("summing gradients across %d processes: %.1f ms per step (%.1f%% of the training time; %zu "
+                    "all-reduce%s per step)\n", world.size(), 1e3 * communication_seconds / static_cast<double>(steps_done),
+                    100.0 * communication_seconds / step_seconds_total, gradient_sum.bucket_count(),
+                    gradient_sum.bucket_count() == 1 ? "" : "s");
     std::fflush(stdout);
-    if (interrupt_signal() != 0) return interrupted_exit_code();
+    if (interrupted_anywhere(world)) return interrupted_exit_code();
 
-    if (request.sample_tokens > 0) {
+    if (request.sample_tokens > 0 && world.is_root()) {
         Activity sampling("sampling", "pass a smaller --sample-tokens (or 0)");
         model.eval();
         Generator sample_gen(s.seed);
@@ -419,12 +483,12 @@ int train(TrainRequest request) {
 
 }  // namespace
 
-int run_train(TrainRequest request) {
+int run_train(TrainRequest request, World& world) {
     // From the start: SIGINT, SIGTERM and SIGHUP only set a flag, so that no signal ends the process in
     // the middle of writing a file; the loop saves and stops, the loading phases just stop.
     InterruptGuard interrupt_guard;
     try {
-        return train(std::move(request));
+        return train(std::move(request), world);
     } catch (const Interrupted&) {
         std::printf("interrupted (%s) before training started; nothing was written\n", interrupt_signal_name());
         std::fflush(stdout);

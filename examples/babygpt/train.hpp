@@ -1,11 +1,13 @@
 #pragma once
 // `babygpt train`: read a UTF-8 text, train BabyGPT on it with AdamW, evaluate, checkpoint, then sample.
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>
 
 #include "settings.hpp"
+#include "world.hpp"
 
 namespace babygpt_cli {
 
@@ -23,10 +25,14 @@ struct TrainRequest {
     bool overwrite = false;             // --overwrite: an earlier run's files at out_path may be replaced
     std::int64_t sample_tokens = 100;   // new tokens per prompt after training (0: no sample)
     bool log_stats = false;             // --log-stats: block statistics at every evaluation (block_stats.hpp)
+    // Across processes (mpirun), gradients are summed in buckets of this many bytes as backward completes
+    // them (gradient_sum.hpp); 0: in one all-reduce after backward.
+    std::size_t bucket_bytes = std::size_t(4) << 20;
 };
 
-/// Runs the training; returns the process exit code: 0, 3 if the loss diverged, or 128 + the signal's
-/// number if SIGINT, SIGTERM or SIGHUP interrupted it (130, 143, 129; a checkpoint is saved first).
-int run_train(TrainRequest request);
+/// Runs the training, as one of world.size() processes (data-parallel, world.hpp); returns the process
+/// exit code: 0, 3 if the loss diverged, or 128 + the signal's number if SIGINT, SIGTERM or SIGHUP
+/// interrupted it (130, 143, 129; a checkpoint is saved first). Every rank returns the same code.
+int run_train(TrainRequest request, World& world);
 
 }  // namespace babygpt_cli

@@ -180,10 +180,29 @@ void check_unmodified(const TensorImpl<T>& tensor) {
                   "forward pass again after the change, or change a clone() instead");
 }
 
+/// For each position of `order`, the leaves (tensors that require grad but were not computed by an op)
+/// whose last contribution comes from that position's node: once it has run, their gradients are complete.
+template <typename T>
+std::vector<std::vector<std::shared_ptr<TensorImpl<T>>>> leaves_completed_by(
+    const std::vector<std::shared_ptr<TensorImpl<T>>>& order) {
+    std::vector<std::vector<std::shared_ptr<TensorImpl<T>>>> completed(order.size());
+    std::unordered_set<const TensorImpl<T>*> seen;
+    // The reverse pass runs `order` from its end; so of the nodes that read a leaf, the one nearest the
+    // front runs last.
+    for (std::size_t position = 0; position < order.size(); ++position) {
+        const Node<T>* node = order[position]->grad_fn.get();
+        if (!node) continue;
+        for (const auto& input : node->inputs)
+            if (input->is_leaf && input->requires_grad && seen.insert(input.get()).second)
+                completed[position].push_back(input);
+    }
+    return completed;
+}
+
 }  // namespace detail
 
 template <typename T>
-void Tensor<T>::backward() const {
+void Tensor<T>::backward(const std::function<void(const Tensor<T>& leaf)>& gradient_ready) const {
     BABYGPT_CHECK(numel() == 1, "backward: needs a one-element tensor (a loss), got shape ", to_string(shape()));
     BABYGPT_CHECK(requires_grad(), "backward: this tensor does not require grad (no input of the graph ",
                   "requires grad, or it was computed under NoGradGuard)");
@@ -192,17 +211,21 @@ void Tensor<T>::backward() const {
     const auto order = detail::topological_order(impl_ptr());
     for (const auto& tensor : order)  // every check before the first gradient is written
         if (tensor->grad_fn) detail::check_unmodified(*tensor);
+    std::vector<std::vector<std::shared_ptr<TensorImpl<T>>>> completed;
+    if (gradient_ready) completed = detail::leaves_completed_by(order);
     add_to_grad(Tensor<T>::Array::Constant(1, T(1)));  // d(loss)/d(loss)
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-        TensorImpl<T>& tensor = **it;
+    for (std::size_t position = order.size(); position-- > 0;) {
+        TensorImpl<T>& tensor = *order[position];
         if (!tensor.grad_fn) continue;  // a leaf: its gradient is the result
         if (tensor.grad) {
             profiler::Scope profile(tensor.grad_fn->op, profiler::Phase::backward);
-            tensor.grad_fn->backward(Tensor<T>(*it).grad());
+            tensor.grad_fn->backward(Tensor<T>(order[position]).grad());
         }
         // Free the graph as we go; like PyTorch, keep gradients of leaves only.
         tensor.grad_fn.reset();
         tensor.grad.reset();
+        if (gradient_ready)
+            for (const auto& leaf : completed[position]) gradient_ready(Tensor<T>(leaf));
     }
 }
 

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -296,7 +297,11 @@ public:
     ArrayMap grad_array() const { return ArrayMap(grad_data(), numel()); }
 
     /// Back-propagates from this one-element tensor into every tensor that requires grad (autograd.hpp).
-    void backward() const;
+    void backward() const { backward(nullptr); }
+    /// The same, calling gradient_ready(leaf) as soon as a leaf's gradient is complete (no op still to
+    /// run adds to it), while the rest of backward goes on: data-parallel training starts summing those
+    /// gradients across processes there. Leaves that no op of the graph reads get no call.
+    void backward(const std::function<void(const Tensor& leaf)>& gradient_ready) const;
 
     /// The same data, cut from the graph: no grad_fn, requires_grad false.
     Tensor detach() const {
