@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Compares two training runs of babygpt: the losses of their metrics CSVs at every evaluation, and the
-parameters of their checkpoints (safetensors, float32). Exits 1, naming the worst difference, when
+"""Compares two training runs of babygpt: the losses of their metrics CSVs at every evaluation both made
+(a resumed run also evaluates where it was interrupted), and the parameters of their checkpoints
+(safetensors, float32). Exits 1, naming the worst difference, when
 either is above its tolerance.
 
     compare_runs.py A.safetensors B.safetensors [--loss-tolerance 1e-3] [--parameter-tolerance 1e-4]
@@ -52,13 +53,14 @@ def main():
 
     failures = []
     metrics_a, metrics_b = read_metrics(args.a), read_metrics(args.b)
-    if sorted(metrics_a) != sorted(metrics_b):
-        failures.append(f"evaluated steps differ: {sorted(metrics_a)} vs {sorted(metrics_b)}")
+    common = sorted(set(metrics_a) & set(metrics_b))
+    if not common or common[-1] != max(metrics_a) or common[-1] != max(metrics_b):
+        failures.append(f"the runs do not end with the same evaluation: steps {sorted(metrics_a)} vs {sorted(metrics_b)}")
     worst_loss = (0.0, None)
-    for step in sorted(set(metrics_a) & set(metrics_b)):
+    for step in common:
         for which, x, y in zip(("train", "val"), metrics_a[step], metrics_b[step]):
             worst_loss = max(worst_loss, (abs(x - y), f"{which} loss at step {step}: {x} vs {y}"), key=lambda w: w[0])
-    print(f"losses: {len(metrics_a)} evaluations, largest difference {worst_loss[0]:.3g}"
+    print(f"losses: {len(common)} evaluations, largest difference {worst_loss[0]:.3g}"
           + (f" ({worst_loss[1]})" if worst_loss[1] else ""))
     if worst_loss[0] > args.loss_tolerance:
         failures.append(f"losses differ by {worst_loss[0]:.3g} > {args.loss_tolerance}: {worst_loss[1]}")

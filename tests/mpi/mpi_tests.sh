@@ -80,18 +80,23 @@ wait_for_exit() {
 
 # ---- cases ---------------------------------------------------------------------------------------
 
-# 2 processes sharing each batch train as one process with the whole batch: the same losses at every
-# evaluation over 200 steps, and the same parameters (each compared run starts from rank 0's).
+# 2 processes sharing each batch train as one process with the whole batch does, up to float rounding.
+# The gradients they sum equal one process's to 1e-6 (mpi_gradient_sum_2/3); but training at the v9
+# learning rate amplifies rounding: a parameter whose gradient is ~1e-8 (attention at initialisation)
+# moves by lr * g / (|g| + 1e-8) in AdamW, so a last-bit change moves it by ~1e-5, and ReLUs that flip
+# carry that on. So the parameters after 200 steps differ (up to ~0.3; 2 and 4 processes differ from
+# each other as much), and the losses by a few 1e-3; this compares the losses with a bound of 0.02 (a
+# tenth of what 200 more steps gain) and prints the differences measured.
 test_matches_single() {
     train_ok single -- --max-iters 200
     train_ok two "${MPI[@]}" -- --max-iters 200
     grep -q '2 processes x 1 thread' two.log || { show two.log; fail "the banner does not name the 2 processes"; }
     [ "$(grep -c '^step ' two.log)" -eq 5 ] || { show two.log; fail "expected 5 evaluation lines from rank 0 only"; }
-    compare single two --parameter-tolerance 1
-    train_ok single50 -- --max-iters 50
-    train_ok two50 "${MPI[@]}" -- --max-iters 50
-    compare single50 two50
-    # Overlap changes when the sums run, not what they are.
+    compare single two --loss-tolerance 0.02 --parameter-tolerance inf
+    # One process under mpirun is the plain trainer, to the last bit.
+    train_ok one "$MPIRUN" -np 1 -- --max-iters 200
+    compare single one --loss-tolerance 0 --parameter-tolerance 0
+    # Overlap changes when the sums run, not what they are (a sum of two terms has one order).
     train_ok two50_one_sum "${MPI[@]}" -- --max-iters 50 --bucket-mb 0
     train_ok two50_buckets "${MPI[@]}" -- --max-iters 50 --bucket-mb 0.01
     grep -q '1 all-reduce per step' two50_one_sum.log || { show two50_one_sum.log; fail "--bucket-mb 0 is not one all-reduce"; }
@@ -99,16 +104,26 @@ test_matches_single() {
     compare two50_one_sum two50_buckets --loss-tolerance 0 --parameter-tolerance 0
 }
 
-# A checkpoint written by one process continues under mpirun, and the reverse: the same run.
+# A checkpoint written by one process continues under mpirun, and the reverse, over 25 + 25 steps: the
+# losses are those of one process throughout (within 1e-3), and the parameters those of the run that
+# was not interrupted, within 1e-4 (only the 25 steps after the resume differ in how the batch is
+# summed; from initialisation, where rounding is amplified most, 25 steps already differ by ~5e-3). And
+# a run resumed under mpirun with the same number of processes is the uninterrupted run, to the last bit.
 test_resume_across() {
     train_ok whole -- --max-iters 50
+    train_ok two_whole "${MPI[@]}" -- --max-iters 50
     train_ok one_then_two -- --max-iters 25
     train_ok one_then_two "${MPI[@]}" -- --max-iters 50 --resume one_then_two/model.safetensors
     grep -q 'resuming at step 25' one_then_two.log || { show one_then_two.log; fail "did not resume at step 25"; }
     compare whole one_then_two
     train_ok two_then_one "${MPI[@]}" -- --max-iters 25
     train_ok two_then_one -- --max-iters 50 --resume two_then_one/model.safetensors
-    compare whole two_then_one
+    grep -q 'resuming at step 25' two_then_one.log || { show two_then_one.log; fail "did not resume at step 25"; }
+    compare two_whole two_then_one
+    compare whole two_then_one --parameter-tolerance inf
+    train_ok two_then_two "${MPI[@]}" -- --max-iters 25
+    train_ok two_then_two "${MPI[@]}" -- --max-iters 50 --resume two_then_two/model.safetensors
+    compare two_whole two_then_two --loss-tolerance 0 --parameter-tolerance 0
 }
 
 # SIGTERM to one rank: every rank stops at the same step, rank 0 saves once, all exit with 143; the
@@ -138,10 +153,14 @@ test_sigkill_one_rank() {
     rank1=$(rank_pid "$MPIRUN_PID" 1)
     [ -n "$rank1" ] && [ -n "$rank0" ] || fail "ranks not found among mpirun's children"
     kill -KILL "$rank1"
+    KILLED_AT=$SECONDS
     wait_for_exit 30
     [ "$RC" -ne 0 ] || { show run.log; fail "mpirun exited with 0 after SIGKILL of rank 1"; }
-    ! kill -0 "$rank0" 2>/dev/null || fail "rank 0 still runs after mpirun exited"
-    note "SIGKILL of rank 1: mpirun exited with $RC after $ELAPSED s, rank 0 gone"
+    while kill -0 "$rank0" 2>/dev/null; do  # mpirun may return while its kill of rank 0 lands
+        [ $((SECONDS - KILLED_AT)) -lt 30 ] || fail "rank 0 still runs 30 s after rank 1 was killed"
+        sleep 0.1
+    done
+    note "SIGKILL of rank 1: mpirun exited with $RC after $ELAPSED s, rank 0 gone after $((SECONDS - KILLED_AT)) s"
 }
 
 # Mistakes under mpirun get one clear line and a non-zero exit, not a hang.
