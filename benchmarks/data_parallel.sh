@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Data-parallel training on one machine: the trainer's training tokens/s for one process with 2 threads,
 # 2 processes (mpirun) with 1 thread each, with and without overlapping the gradient all-reduce with
-# backward, and one process with 1 thread; and the time per step the 2-process runs spend summing
-# gradients. The configurations run in alternation, REPEATS times each; the table shows medians.
+# backward, through shared memory (Open MPI's default on one machine) and through TCP (as between
+# machines, here over the loopback interface), and one process with 1 thread; and the time per step
+# the 2-process runs spend summing gradients. The configurations run in alternation, REPEATS times
+# each; the table shows medians.
 #
 #   benchmarks/data_parallel.sh --data tinyshakespeare.txt [--preset v11] [--steps 6] [--repeats 3]
 #
@@ -38,10 +40,13 @@ trap 'rm -rf "$work"' EXIT
 # name|launcher|trainer options
 configs=(
     "1 process x 2 threads||--threads 2"
-    "2 processes x 1 thread, overlap (4 MB buckets)|mpirun -np 2 --bind-to core|--threads 1 --bucket-mb 4"
     "2 processes x 1 thread, one all-reduce after backward|mpirun -np 2 --bind-to core|--threads 1 --bucket-mb 0"
+    "2 processes x 1 thread, overlap (4 MB buckets)|mpirun -np 2 --bind-to core|--threads 1 --bucket-mb 4"
+    "2 processes x 1 thread over TCP, one all-reduce after backward|mpirun -np 2 --bind-to core --mca btl self,tcp|--threads 1 --bucket-mb 0"
+    "2 processes x 1 thread over TCP, overlap (4 MB buckets)|mpirun -np 2 --bind-to core --mca btl self,tcp|--threads 1 --bucket-mb 4"
     "1 process x 1 thread||--threads 1"
 )
+base_config=$((${#configs[@]} - 1))
 for ((r = 1; r <= repeats; r++)); do
     for i in "${!configs[@]}"; do
         IFS='|' read -r name launcher options <<<"${configs[$i]}"
@@ -63,7 +68,7 @@ echo "$preset on $(basename "$data"), steps 0-$((steps - 2)), medians of $repeat
 echo
 echo "| configuration | training tokens/s | vs 1 x 1 | summing gradients, ms per step |"
 echo "| --- | ---: | ---: | ---: |"
-base=$(awk '$1 == 3 { print $2 }' "$work/results" | median)
+base=$(awk -v i="$base_config" '$1 == i { print $2 }' "$work/results" | median)
 for i in "${!configs[@]}"; do
     IFS='|' read -r name _ _ <<<"${configs[$i]}"
     speed=$(awk -v i="$i" '$1 == i { print $2 }' "$work/results" | median)

@@ -175,11 +175,11 @@ int run(int argc, char** argv, babygpt_cli::World& world) {
         ->capture_default_str();
     train->add_option("--sample-tokens", train_request.sample_tokens, "characters to sample per prompt after training (0: none)")
         ->capture_default_str();
-    double bucket_mb = static_cast<double>(train_request.bucket_bytes) / (1 << 20);
-    train->add_option("--bucket-mb", bucket_mb,
-                      "under mpirun: sum the gradients across processes in buckets of this many MB, each as soon as "
-                      "backward has completed it (0: in one all-reduce after backward)")
-        ->capture_default_str();
+    double bucket_mb = 0;
+    CLI::Option* bucket_option = train->add_option(
+        "--bucket-mb", bucket_mb,
+        "under mpirun: sum the gradients across processes in buckets of this many MB, each as soon as backward has "
+        "completed it; 0: in one all-reduce after backward (default: 4 across machines, 0 on one machine)");
     train->add_flag("--log-stats", train_request.log_stats,
                     "at every evaluation, write each block's activation means and standard deviations and its "
                     "gradient norm to <out>.stats.csv");
@@ -232,7 +232,7 @@ int run(int argc, char** argv, babygpt_cli::World& world) {
                           train_request.sample_tokens);
             BABYGPT_CHECK(bucket_mb >= 0 && bucket_mb <= 1e6, "--bucket-mb must be between 0 and 1000000, got ",
                           bucket_mb);
-            train_request.bucket_bytes = static_cast<std::size_t>(bucket_mb * (1 << 20));
+            if (bucket_option->count() > 0) train_request.bucket_bytes = static_cast<std::size_t>(bucket_mb * (1 << 20));
             train_request.settings = settings;
             return babygpt_cli::run_train(train_request, world);
         }

@@ -89,7 +89,8 @@ babygpt::IndexTensor batch_rows(const babygpt::IndexTensor& batch, std::int64_t 
 }
 
 /// Whether any rank received a signal (a collective: every rank learns it at the same point, stops
-/// there, and exits as if it had received the signal itself).
+/// there, and exits as if it had received the signal itself). Every check of a signal before the
+/// sampling goes through here, so that all ranks stop at the same one.
 bool interrupted_anywhere(const World& world) {
     const int number = world.max(interrupt_signal());
     adopt_interrupt(number);
@@ -241,10 +242,10 @@ int train(TrainRequest request, World& world) {
     check_outputs_are_safe(paths, inputs, request.resume_path);
     const bool in_place = resumed && same_file(paths.model, request.resume_path);
     if (world.is_root()) check_no_earlier_run(paths, request.overwrite, in_place);  // only rank 0 writes
-    throw_if_interrupted();
+    if (interrupted_anywhere(world)) throw Interrupted{};
 
     const Corpus corpus = read_corpus(request.data_path);
-    throw_if_interrupted();
+    if (interrupted_anywhere(world)) throw Interrupted{};
     if (resumed) {
         BABYGPT_CHECK(corpus.vocabulary.chars() == resumed->info.vocabulary.chars(), request.data_path, ": its ",
                       corpus.vocabulary.size(), "-character vocabulary differs from the checkpoint's ",
@@ -308,8 +309,9 @@ int train(TrainRequest request, World& world) {
     }
     broadcast_parameters(model, world);
     separate_dropout_streams(model, world);
-    GradientSum gradient_sum(world, model.parameters(), request.bucket_bytes);
-    throw_if_interrupted();
+    const bool one_machine = world.ranks_on_this_machine() == world.size();
+    GradientSum gradient_sum(world, model.parameters(), request.bucket_bytes.value_or(one_machine ? 0 : std::size_t(4) << 20));
+    if (interrupted_anywhere(world)) throw Interrupted{};
 
     const std::string processes = world.size() > 1 ? std::to_string(world.size()) + " processes x " : "";
     std::printf("babygpt: %s, %lld characters, vocabulary %lld; %.6f M parameters; preset %s; %s%d thread%s%s\n",

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "settings.hpp"
@@ -26,8 +27,10 @@ struct TrainRequest {
     std::int64_t sample_tokens = 100;   // new tokens per prompt after training (0: no sample)
     bool log_stats = false;             // --log-stats: block statistics at every evaluation (block_stats.hpp)
     // Across processes (mpirun), gradients are summed in buckets of this many bytes as backward completes
-    // them (gradient_sum.hpp); 0: in one all-reduce after backward.
-    std::size_t bucket_bytes = std::size_t(4) << 20;
+    // them (gradient_sum.hpp); 0: in one all-reduce after backward. Unset: 4 MB buckets when the processes
+    // span several machines, one all-reduce when they share one (measured: README, "Training on several
+    // machines").
+    std::optional<std::size_t> bucket_bytes;
 };
 
 /// Runs the training, as one of world.size() processes (data-parallel, world.hpp); returns the process

@@ -17,6 +17,7 @@
 
 #include <babygpt/babygpt.hpp>
 
+#include "../gpt_helpers.hpp"
 #include "gradient_sum.hpp"
 #include "world.hpp"
 
@@ -76,12 +77,7 @@ double worst_relative_difference(const std::vector<std::vector<float>>& got,
 
 int main(int argc, char** argv) {
     babygpt_cli::World world(argc, argv);
-    babygpt::GPTConfig config;
-    config.vocab_size = 23;
-    config.block_size = 8;
-    config.n_embed = 32;
-    config.n_head = 4;
-    config.n_layer = 2;
+    const babygpt::GPTConfig config = babygpt_test::tiny_config();
     babygpt::Generator gen(7);
     const babygpt::GPT<float> model(config, gen);  // the same on every rank: the same seed
     const std::vector<Tensorf> parameters = model.parameters();
