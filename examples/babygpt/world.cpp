@@ -127,7 +127,8 @@ struct World::Pending {};
 World::World(int&, char**&) {
     const int launched = launcher_world_size();
     BABYGPT_CHECK(launched <= 1, "mpirun started ", launched, " processes, but this babygpt was built without MPI; "
-                  "install Open MPI (apt-get install libopenmpi-dev openmpi-bin) and build again, or run without mpirun");
+                  "build it with Open MPI installed (apt-get install libopenmpi-dev openmpi-bin) and the CMake option "
+                  "BABYGPT_MPI on (the default), or run it without mpirun");
 }
 
 void World::finish(bool) {}
