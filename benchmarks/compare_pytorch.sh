@@ -8,7 +8,11 @@
 #
 # Options: --data FILE (required; a bare corpus name such as tinyshakespeare means
 #          $BABYGPT_DATA_DIR/<name>.txt, by default data/downloads/, where data/download.sh puts it), --preset v9|v11 (v9), --threads N (1), --repeats R (3),
-#          --steps S (v9: 300, v11: 3), --generate N (500; 0 skips generation), --build DIR (build).
+#          --steps S (v9: 300, v11: 3), --generate N (500; 0 skips generation), --build DIR (build),
+#          --protocol throughput|full (throughput). "full" runs the tutorial's whole protocol instead, as
+#          users run it: the trainer (build/babygpt train) against tools/train_reference.py, each with its
+#          preset's steps and every evaluation, no sampling; it times each whole process and prints the
+#          medians of the wall times and their ratio.
 # PyTorch gets its best GEMM: Debian's torch calls whatever libblas.so.3 is installed, so install OpenBLAS
 # (apt-get install libopenblas0-pthread; the reference BLAS is ~50x slower). babygpt, built with
 # BABYGPT_BLAS (the default), hands its products to the same OpenBLAS. OPENBLAS_CORETYPE and
@@ -17,7 +21,7 @@
 # to --threads, since torch.set_num_threads does not reach OpenBLAS's own thread pool.
 set -euo pipefail
 
-data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build
+data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build protocol=throughput
 while [ $# -gt 0 ]; do
     case "$1" in
         --data) data=$2 ;;
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
         --steps) steps=$2 ;;
         --generate) generate=$2 ;;
         --build) build=$2 ;;
+        --protocol) protocol=$2 ;;
         *) echo "compare_pytorch.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
     esac
     shift 2
@@ -57,6 +62,38 @@ field() {  # field NAME < RESULT line
 median() {  # median of the numbers on stdin
     sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
 }
+
+# The tutorial's protocol, whole processes: training with its evaluations, start to exit.
+if [ "$protocol" = full ]; then
+    trainer="$root/$build/babygpt"
+    [ -x "$trainer" ] || { echo "compare_pytorch.sh: $trainer is missing; build first: cmake --build $build --target babygpt_cli" >&2; exit 2; }
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    seconds_of() {  # seconds_of COMMAND...: runs it (output to $work/log) and prints its wall time
+        local start end
+        start=$(date +%s.%N)
+        "$@" >"$work/log" 2>&1 || { echo "compare_pytorch.sh: '$*' failed:" >&2; cat "$work/log" >&2; exit 1; }
+        end=$(date +%s.%N)
+        awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", e - s }'
+    }
+    declare -a b_sec t_sec
+    for r in $(seq 1 "$repeats"); do
+        b_sec+=("$(seconds_of env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$trainer" train --data "$data" --preset "$preset" \
+            --threads "$threads" --sample-tokens 0 --out "$work/run$r/model.safetensors")")
+        echo "run $r babygpt: ${b_sec[-1]} s ($(grep '^step ' "$work/log" | tail -n 1))"
+        t_sec+=("$(seconds_of env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$threads" \
+            OMP_NUM_THREADS="$threads" /usr/bin/python3 "$root/tools/train_reference.py" --data "$data" --preset "$preset" \
+            --threads "$threads")")
+        echo "run $r pytorch: ${t_sec[-1]} s ($(grep '^step ' "$work/log" | tail -n 1))"
+    done
+    bs=$(printf '%s\n' "${b_sec[@]}" | median) ts=$(printf '%s\n' "${t_sec[@]}" | median)
+    echo
+    echo "preset $preset, $(basename "$data"), $threads thread(s), the full protocol (every evaluation, no sampling), whole process, medians of $repeats alternating runs"
+    printf '%-28s %14s %14s %10s\n' "" babygpt pytorch ratio
+    printf '%-28s %14.1f %14.1f %9.2fx\n' "wall time (s)" "$bs" "$ts" "$(awk "BEGIN{print $ts/$bs}")"
+    exit 0
+fi
+[ "$protocol" = throughput ] || { echo "compare_pytorch.sh: --protocol must be throughput or full, got $protocol" >&2; exit 2; }
 
 declare -a b_tps b_gen b_rss b_mfu t_tps t_gen t_rss
 for r in $(seq 1 "$repeats"); do

@@ -60,7 +60,7 @@ World::World(int& argc, char**& argv) {
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &machine);
     MPI_Comm_size(machine, &local_size_);
     MPI_Comm_free(&machine);
-    pending_ = new Pending;
+    pending_ = std::make_unique<Pending>();
 }
 
 void World::finish(bool agreed) {
@@ -72,7 +72,6 @@ void World::finish(bool agreed) {
 }
 
 World::~World() {
-    delete pending_;
     if (joined_) finish(true);
 }
 

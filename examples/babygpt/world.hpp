@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace babygpt_cli {
 
@@ -61,7 +62,7 @@ private:
     int local_size_ = 1;
     bool joined_ = false;  // MPI_Init was called and MPI_Finalize not yet
     struct Pending;
-    Pending* pending_ = nullptr;  // the started sums (MPI requests); only with MPI
+    std::unique_ptr<Pending> pending_;  // the started sums (MPI requests); only with MPI
 };
 
 }  // namespace babygpt_cli
