@@ -12,7 +12,9 @@
 #          --protocol throughput|full (throughput). "full" runs the tutorial's whole protocol instead, as
 #          users run it: the trainer (build/babygpt train) against tools/train_reference.py, each with its
 #          preset's steps and every evaluation, no sampling; it times each whole process and prints the
-#          medians of the wall times and their ratio.
+#          medians of the wall times and their ratio. --baseline TRAINER adds another babygpt trainer
+#          binary (say, one built from an earlier commit) to the same alternation, for a before/after
+#          comparison in the same run.
 # PyTorch gets its best GEMM: Debian's torch calls whatever libblas.so.3 is installed, so install OpenBLAS
 # (apt-get install libopenblas0-pthread; the reference BLAS is ~50x slower). babygpt, built with
 # BABYGPT_BLAS (the default), hands its products to the same OpenBLAS. OPENBLAS_CORETYPE and
@@ -21,7 +23,7 @@
 # to --threads, since torch.set_num_threads does not reach OpenBLAS's own thread pool.
 set -euo pipefail
 
-data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build protocol=throughput
+data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build protocol=throughput baseline=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --data) data=$2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --generate) generate=$2 ;;
         --build) build=$2 ;;
         --protocol) protocol=$2 ;;
+        --baseline) baseline=$2 ;;
         *) echo "compare_pytorch.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
     esac
     shift 2
@@ -76,10 +79,18 @@ if [ "$protocol" = full ]; then
         end=$(date +%s.%N)
         awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", e - s }'
     }
-    declare -a b_sec t_sec
+    [ -z "$baseline" ] || [ -x "$baseline" ] || { echo "compare_pytorch.sh: --baseline $baseline is not an executable trainer" >&2; exit 2; }
+    run_trainer() {  # run_trainer BINARY NAME: one whole run of the preset's protocol, printing its wall time
+        seconds_of env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$1" train --data "$data" --preset "$preset" \
+            --threads "$threads" --sample-tokens 0 --out "$work/$2/model.safetensors"
+    }
+    declare -a b_sec t_sec base_sec
     for r in $(seq 1 "$repeats"); do
-        b_sec+=("$(seconds_of env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$trainer" train --data "$data" --preset "$preset" \
-            --threads "$threads" --sample-tokens 0 --out "$work/run$r/model.safetensors")")
+        if [ -n "$baseline" ]; then
+            base_sec+=("$(run_trainer "$baseline" "baseline$r")")
+            echo "run $r baseline: ${base_sec[-1]} s ($(grep '^step ' "$work/log" | tail -n 1))"
+        fi
+        b_sec+=("$(run_trainer "$trainer" "run$r")")
         echo "run $r babygpt: ${b_sec[-1]} s ($(grep '^step ' "$work/log" | tail -n 1))"
         t_sec+=("$(seconds_of env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$threads" \
             OMP_NUM_THREADS="$threads" /usr/bin/python3 "$root/tools/train_reference.py" --data "$data" --preset "$preset" \
@@ -91,6 +102,11 @@ if [ "$protocol" = full ]; then
     echo "preset $preset, $(basename "$data"), $threads thread(s), the full protocol (every evaluation, no sampling), whole process, medians of $repeats alternating runs"
     printf '%-28s %14s %14s %10s\n' "" babygpt pytorch ratio
     printf '%-28s %14.1f %14.1f %9.2fx\n' "wall time (s)" "$bs" "$ts" "$(awk "BEGIN{print $ts/$bs}")"
+    if [ -n "$baseline" ]; then
+        base=$(printf '%s\n' "${base_sec[@]}" | median)
+        printf '%-28s %14.1f %14.1f %9.2fx   (%s; babygpt is %.2fx its speed)\n' "baseline wall time (s)" "$base" "$ts" \
+            "$(awk "BEGIN{print $ts/$base}")" "$baseline" "$(awk "BEGIN{print $base/$bs}")"
+    fi
     exit 0
 fi
 [ "$protocol" = throughput ] || { echo "compare_pytorch.sh: --protocol must be throughput or full, got $protocol" >&2; exit 2; }

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -120,6 +121,52 @@ TEST_CASE("ops::linear_cross_entropy: without a gradient only the loss, and no g
     CHECK(loss.item() == doctest::Approx(cross_entropy(linear(x, W, b), t).item()).epsilon(1e-12));
 }
 
+TEST_CASE("ops::linear_cross_entropy: without a gradient, the narrow kernels' log-sum-exp equals the loss with one") {
+    // The narrow widths gather each row's log-sum-exp tile by tile (never writing the logits); row counts
+    // and vocabularies leave partial tiles of both, and 300 rows are several blocks.
+    const std::int64_t P = kernels::kPacketSize<double>;
+    struct Case {
+        std::int64_t rows, C, V;
+        bool with_bias;
+    };
+    for (const Case c : {Case{13, P, 45, true}, Case{21, 2 * P, 37, false}, Case{300, 4 * P, 1500, true},
+                         Case{8, 2 * P, 2 * P, true}, Case{3, P, 1, true}}) {
+        CAPTURE(c.rows);
+        CAPTURE(c.C);
+        CAPTURE(c.V);
+        const Tensord x = param({c.rows, c.C}, 21, 2.0), W = param({c.V, c.C}, 22);
+        const Tensord b = c.with_bias ? param({c.V}, 23) : Tensord();
+        const IndexTensor t = spread_targets({c.rows}, c.V);
+        const double with_grad = linear_cross_entropy(x, W, b, t).item();
+        NoGradGuard no_grad;
+        CHECK(linear_cross_entropy(x, W, b, t).item() == doctest::Approx(with_grad).epsilon(1e-13));
+    }
+}
+
+TEST_CASE("ops::linear_cross_entropy: without a gradient, float logits that grow along the vocabulary and large ones") {
+    // Logits rising with the class index make every tile a new maximum (the running sums are rescaled
+    // each time); a scale of 60 gives logits of several hundred, whose exp overflows a float unless the
+    // maximum is subtracted first. Compared with the composition in double.
+    const std::int64_t N = 256, C = 32, V = 6100;
+    for (const double scale : {1.0, 60.0}) {
+        CAPTURE(scale);
+        Generator gen(24);
+        const Tensorf x = Tensorf::randn({N, C}, gen) * static_cast<float>(scale / 8);
+        Tensorf W = Tensorf::randn({V, C}, gen);
+        for (std::int64_t v = 0; v < V; ++v) W.data()[v * C] += static_cast<float>(v) / static_cast<float>(V) * 4;
+        const Tensorf b = Tensorf::randn({V}, gen);
+        const IndexTensor t = spread_targets({N}, V);
+        auto in_double = [](const Tensorf& f) {
+            return Tensord::from_data(f.shape(), std::vector<double>(f.data(), f.data() + f.numel()));
+        };
+        const Tensord reference = cross_entropy(linear(in_double(x), in_double(W), in_double(b)), t);
+        NoGradGuard no_grad;
+        const float loss = linear_cross_entropy(x, W, b, t).item();
+        CHECK(std::isfinite(loss));
+        CHECK(loss == doctest::Approx(reference.item()).epsilon(1e-5));
+    }
+}
+
 TEST_CASE("ops::linear_cross_entropy: repeatable bits for a thread count; one and two threads agree") {
     Generator gen(18);
     const Tensorf x = Tensorf::randn({300, 16}, gen).requires_grad_();
@@ -147,6 +194,13 @@ TEST_CASE("ops::linear_cross_entropy: repeatable bits for a thread count; one an
     }
     // The loss itself is summed block by block in a fixed order: identical for any thread count.
     CHECK(one[0].item() == two[0].item());
+    // So is the loss without a gradient (300 rows, 3000 classes of width 16: the narrow kernels).
+    NoGradGuard no_grad;
+    set_num_threads(2);
+    const float no_grad_two = linear_cross_entropy(x, W, b, t).item();
+    set_num_threads(1);
+    CHECK(linear_cross_entropy(x, W, b, t).item() == no_grad_two);
+    CHECK(no_grad_two == doctest::Approx(one[0].item()).epsilon(1e-5));
 }
 
 TEST_CASE("ops::linear_cross_entropy: errors name the problem") {

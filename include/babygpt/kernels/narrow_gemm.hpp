@@ -4,6 +4,7 @@
 //   narrow_times_wide:     out (M, V) = X (M, C) Bt (C, V) + bias     logits = x W^T + b, Bt = W^T
 //   rows_times_narrow:     out (M, C) = A (M, K) B (K, C)             dx = D W
 //   columns_times_narrow:  out (K, C) = A (M, K)^T X (M, C)           dW = D^T x
+//   narrow_times_wide_logsumexp: lse (M) = logsumexp of each row of X Bt + bias, the product never stored
 // A general GEMM first copies ("packs") both operands into its own layout; with a narrow side, packing
 // the wide operand is a large part of the work. These kernels skip it: each keeps a tile of R rows x C
 // columns of the result in SIMD registers (Eigen's packets) while its loop runs along the long dimension,
@@ -14,7 +15,10 @@
 // kernels/products.hpp chooses between them and a general GEMM; the ops call that.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -198,6 +202,57 @@ void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* Bt, 
             for (int r = 0; r < RR; ++r) std::copy_n(scratch[r], width, out + (i + r) * ld_out + v0);
         });
     }
+}
+
+/// lse (M) = the log-sum-exp of each row of X (M, C) Bt (C, V) + bias, without ever writing that (M, V)
+/// product: all an evaluation needs of the logits (with each row's target logit, one dot product).
+/// Operands as narrow_times_wide. Each row keeps a running maximum m and one SIMD packet of partial sums
+/// of exp(logit - m); a tile whose largest logit exceeds m first rescales the sums by exp(m_old - m_new)
+/// (the "online softmax"), so the logits of a tile are used while still in registers and L1, and
+/// nothing V wide goes through memory. At the end lse = m + log(sum of the packet's lanes).
+template <typename T>
+void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, const T* Bt, std::int64_t ldb,
+                                 std::int64_t V, const T* bias, T* lse) {
+    using Eigen::internal::padd, Eigen::internal::pexp, Eigen::internal::pmax, Eigen::internal::pmul,
+        Eigen::internal::ploadu, Eigen::internal::predux, Eigen::internal::predux_max, Eigen::internal::pset1,
+        Eigen::internal::pstoreu, Eigen::internal::psub;
+    constexpr int VP = 2, P = kPacketSize<T>, W = kWideTileColumns<T>;
+    constexpr T minus_infinity = -std::numeric_limits<T>::infinity();
+    std::vector<T> row_max(static_cast<std::size_t>(M), minus_infinity);  // m of each row so far
+    std::vector<T> sums(static_cast<std::size_t>(M * P), T(0));            // row i: lanes i*P .. i*P + P - 1
+
+    // Folds one row's W logits (the lanes past `width` are -inf, whose exp is 0) into its m and sums.
+    auto fold = [&](const T* logits, std::int64_t i) {
+        const Packet<T> x0 = ploadu<Packet<T>>(logits), x1 = ploadu<Packet<T>>(logits + P);
+        const T tile_max = predux_max(pmax(x0, x1));
+        T& m = row_max[static_cast<std::size_t>(i)];
+        T* sum = sums.data() + i * P;
+        Packet<T> s = ploadu<Packet<T>>(sum);
+        if (tile_max > m) {  // a new maximum: sum exp(x - m_old) = exp(m_new - m_old) sum exp(x - m_new)
+            s = pmul(s, pset1<Packet<T>>(std::exp(m - tile_max)));
+            m = tile_max;
+        }
+        const Packet<T> shift = pset1<Packet<T>>(m);
+        pstoreu(sum, padd(s, padd(pexp(psub(x0, shift)), pexp(psub(x1, shift)))));
+    };
+    // Column tiles outermost, as in narrow_times_wide: the tile's (C, W) panel of Bt stays in L1.
+    for (std::int64_t v0 = 0; v0 < V; v0 += W) {
+        const std::int64_t width = std::min<std::int64_t>(W, V - v0);
+        T bias_tail[W] = {};
+        if (bias && width < W) std::copy_n(bias + v0, width, bias_tail);
+        const T* init = !bias ? nullptr : width == W ? bias + v0 : bias_tail;
+        for_row_tiles<VP>(M, 0, [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1
+            constexpr int RR = decltype(rows)::value;
+            T tile[RR][W];  // (RR, W) logits, on the stack
+            narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, &tile[0][0], W, false, T(1));
+            for (int r = 0; r < RR; ++r) {
+                std::fill(tile[r] + width, tile[r] + W, minus_infinity);
+                fold(tile[r], i + r);
+            }
+        });
+    }
+    for (std::int64_t i = 0; i < M; ++i)
+        lse[i] = row_max[static_cast<std::size_t>(i)] + std::log(predux(ploadu<Packet<T>>(sums.data() + i * P)));
 }
 
 }  // namespace babygpt::kernels

@@ -10,7 +10,10 @@
 //   D_i = (softmax(x_i W^T + b) - onehot(t_i)) / N,
 // all while the block is hot. D (N, V) is the only wide buffer. Backward, for an upstream gradient g:
 //   dx += g D W,   dW += g D^T x,   db += g * (column sums of D, summed per block in forward).
-// Without a gradient (evaluation) nothing but the loss is kept. The products are kernels/products.hpp's.
+// Without a gradient (evaluation) only the loss is wanted, loss_i = logsumexp(z_i) - z_i[t_i] for the
+// logits z_i = x_i W^T + b, and the logits are not even written: each row's log-sum-exp is gathered tile
+// by tile as the product makes them, and z_i[t_i] is one dot product. The products are
+// kernels/products.hpp's.
 // Under ReferenceMode it is what it stands for: cross_entropy(linear(x, W, b), targets).
 
 #include <algorithm>
@@ -57,6 +60,28 @@ void check_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, con
     detail::check_targets("linear_cross_entropy", targets, V);
 }
 
+/// The mean loss without a gradient: sum over rows of logsumexp(x_i W^T + b) - (x_i . W_t + b_t), over
+/// N. Row blocks as with a gradient, and the block sums added in order: the same bits for any thread count.
+template <typename T>
+T mean_loss_without_logits(const Tensor<T>& x, const IndexTensor& targets, const kernels::LogitsProduct<T>& logits_of,
+                           std::int64_t block_rows) {
+    const std::int64_t N = targets.numel(), C = x.size(-1), blocks = (N + block_rows - 1) / block_rows;
+    std::vector<T> block_loss(static_cast<std::size_t>(blocks));
+    BABYGPT_OMP(parallel for schedule(static) if (blocks > 1 && N * logits_of.classes() * C > (1 << 20)))
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+        const std::int64_t r0 = blk * block_rows, rows = std::min(block_rows, N - r0);
+        std::vector<T> lse(static_cast<std::size_t>(rows));  // logsumexp of each row's logits
+        logits_of.log_sum_exp(typename Tensor<T>::MatrixMap(x.data() + r0 * C, rows, C), lse.data());
+        T loss_sum = 0;
+        for (std::int64_t r = 0; r < rows; ++r)
+            loss_sum += lse[static_cast<std::size_t>(r)] - logits_of.logit(x.data() + (r0 + r) * C, targets.data()[r0 + r]);
+        block_loss[static_cast<std::size_t>(blk)] = loss_sum;
+    }
+    T total = 0;
+    for (const T l : block_loss) total += l;
+    return total / static_cast<T>(N);
+}
+
 }  // namespace detail
 
 /// x (..., C), weight (V, C), bias (V) or undefined, integer targets (...) in [0, V)
@@ -72,13 +97,13 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     const bool needs_grad = GradMode::is_enabled() &&
                             (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
     const std::int64_t block_rows = detail::cross_entropy_block_rows(N, V, sizeof(T));
-    const std::int64_t blocks = (N + block_rows - 1) / block_rows;
-    // D (N, V): each block's logits, then (with a gradient) their gradient. Without a gradient it is
-    // only scratch, taken from the buffer pool like any tensor.
-    Tensor<T> D = Tensor<T>::empty({N, V});
-    const bool with_bias_grad = needs_grad && bias.defined() && bias.requires_grad();
-    Tensor<T> bias_partials = with_bias_grad ? Tensor<T>::empty({blocks, V}) : Tensor<T>();  // per-block column sums
     const kernels::LogitsProduct<T> logits_of(weight.matrix(), bias.defined() ? bias.data() : nullptr);
+    if (!needs_grad) return Tensor<T>::scalar(detail::mean_loss_without_logits(x, targets, logits_of, block_rows));
+
+    const std::int64_t blocks = (N + block_rows - 1) / block_rows;
+    Tensor<T> D = Tensor<T>::empty({N, V});  // (N, V): each block's logits, then in place their gradient
+    const bool with_bias_grad = bias.defined() && bias.requires_grad();
+    Tensor<T> bias_partials = with_bias_grad ? Tensor<T>::empty({blocks, V}) : Tensor<T>();  // per-block column sums
     std::vector<T> block_loss(static_cast<std::size_t>(blocks));
     const T inv_n = T(1) / static_cast<T>(N);
 
@@ -92,9 +117,7 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
         for (std::int64_t r = 0; r < rows; ++r) {  // each row's loss; its gradient in place
             T* row = logits.row(r).data();
             const std::int64_t t = targets.data()[r0 + r];
-            loss_sum += needs_grad ? detail::cross_entropy_row(detail::LogitRow<T>(row, V), t,
-                                                               detail::GradRow<T>(row, V), inv_n)
-                                   : detail::cross_entropy_row(detail::LogitRow<T>(row, V), t);
+            loss_sum += detail::cross_entropy_row(detail::LogitRow<T>(row, V), t, detail::GradRow<T>(row, V), inv_n);
         }
         block_loss[static_cast<std::size_t>(blk)] = loss_sum;
         if (with_bias_grad) bias_partials.matrix(blocks, V).row(blk) = logits.colwise().sum();
@@ -102,7 +125,6 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     T total = 0;
     for (const T l : block_loss) total += l;
     Tensor<T> loss = Tensor<T>::scalar(total * inv_n);
-    if (!needs_grad) return loss;
 
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
