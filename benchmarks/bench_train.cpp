@@ -5,7 +5,8 @@
 //   - the time split by phase (forward, backward, optimizer) and by op family,
 //   - model FLOP/s against a plain GEMM (Eigen, or OpenBLAS behind it) measured in the same run (model FLOPs utilisation),
 //   - generation throughput (new tokens/s for --generate tokens from a one-character prompt),
-//   - peak resident memory while training.
+//   - peak resident memory while training, and with --memory 1 the tensor memory held at the peak of the
+//     timed steps by the op that allocated it (babygpt/memory_budget.hpp).
 // The last line is machine-readable (RESULT key=value ...), for benchmarks/compare_pytorch.sh.
 //
 //   build/benchmarks/bench_train --data data/downloads/tinyshakespeare.txt --preset v9 --threads 1
@@ -19,8 +20,10 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <babygpt/babygpt.hpp>
+#include <babygpt/memory_budget.hpp>
 #include <babygpt/profiler.hpp>
 
 namespace {
@@ -40,6 +43,7 @@ struct Options {
     std::int64_t batch_size = 0, block_size = 0;  // 0: the preset's
     std::uint64_t seed = 42;
     bool per_op = false;  // --per-op 1: also list each op's forward and backward time per step
+    bool memory = false;  // --memory 1: also list the tensor memory at the peak, by the op that allocated it
 };
 
 Options parse(int argc, char** argv) {
@@ -58,9 +62,10 @@ Options parse(int argc, char** argv) {
         else if (flag == "--block-size") o.block_size = std::atoll(value);
         else if (flag == "--seed") o.seed = std::strtoull(value, nullptr, 10);
         else if (flag == "--per-op") o.per_op = std::atoi(value) != 0;
+        else if (flag == "--memory") o.memory = std::atoi(value) != 0;
         else detail::throw_error("unknown option ", flag,
                                  "; options: --data --preset --threads --steps --warmup --generate --batch-size "
-                                 "--block-size --seed --per-op");
+                                 "--block-size --seed --per-op --memory");
     }
     BABYGPT_CHECK(!o.data.empty(), "--data FILE is required");
     BABYGPT_CHECK(o.preset == "v9" || o.preset == "v11", "unknown preset '", o.preset, "'; choose v9 or v11");
@@ -157,7 +162,10 @@ int main(int argc, char** argv) try {
 
     double forward_s = 0, backward_s = 0, optimizer_s = 0;
     for (std::int64_t step = 0; step < warmup + steps; ++step) {
-        if (step == warmup) profiler::enable(true);
+        if (step == warmup) {
+            profiler::enable(true);
+            memory_budget::enable(o.memory);
+        }
         const bool timed = step >= warmup;
         const data::Batch batch = data::get_batch(split.train, B, config.block_size, gen);
         auto t0 = Clock::now();
@@ -175,6 +183,8 @@ int main(int argc, char** argv) try {
         }
     }
     profiler::enable(false);
+    const memory_budget::Snapshot budget = memory_budget::at_peak();
+    memory_budget::enable(false);
     const double rss_mb = peak_rss_mb();
     const double total_s = forward_s + backward_s + optimizer_s;
     const double tokens_per_sec = static_cast<double>(steps * B * config.block_size) / total_s;
@@ -217,6 +227,13 @@ int main(int argc, char** argv) try {
     std::printf("  model %.1f GFLOP/s vs a plain GEMM %.1f GFLOP/s: utilisation %.0f%%\n", model_gflops,
                 gemm_gflops, 100 * model_gflops / gemm_gflops);
     std::printf("  peak RSS %.0f MB\n", rss_mb);
+    if (o.memory) {
+        std::printf("  tensor memory at its peak, %.0f MB, by the op that allocated it (MB):\n", budget.total / 1e6);
+        std::vector<std::pair<std::size_t, std::string>> kinds;
+        for (const auto& [kind, bytes] : budget.bytes) kinds.emplace_back(bytes, kind);
+        std::sort(kinds.rbegin(), kinds.rend());
+        for (const auto& [bytes, kind] : kinds) std::printf("    %-32s %8.1f\n", kind.c_str(), bytes / 1e6);
+    }
     if (o.generate > 0) std::printf("generation: %lld new tokens at %.1f tokens/s\n", static_cast<long long>(o.generate), generate_tps);
     std::printf("RESULT tokens_per_sec=%.2f forward_s=%.4f backward_s=%.4f optimizer_s=%.4f model_gflops=%.2f "
                 "gemm_gflops=%.2f mfu=%.3f peak_rss_mb=%.1f generate_tokens_per_sec=%.2f\n",

@@ -54,6 +54,8 @@ struct Node {
     /// chain of ~100,000 ops overflows the stack. Instead, the nodes that would die with this one are
     /// moved onto a local stack and released one at a time, each after its own inputs' nodes were taken.
     ~Node() {
+        for (const auto& input : inputs)
+            if (input) --input->graph_holds;  // this node's edges go (tensor.hpp: graph holds)
         std::vector<std::shared_ptr<Node>> dying;
         take_dying_inputs(*this, dying);
         while (!dying.empty()) {
@@ -118,6 +120,7 @@ void record(Tensor<T>& output, const char* op, const std::vector<Tensor<T>>& inp
     node->input_versions.reserve(inputs.size());
     for (const Tensor<T>& in : inputs) {
         node->inputs.push_back(in.impl_ptr());
+        ++in.impl().graph_holds;  // an edge never reads the data
         node->input_versions.push_back(in.version());
     }
     node->output_version = output.version();
@@ -169,12 +172,13 @@ template <typename T>
 void check_unmodified(const TensorImpl<T>& tensor) {
     const Node<T>& node = *tensor.grad_fn;
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        if (!node.inputs[i]->data) continue;  // let go after the forward: no backward reads it (tensor.hpp)
         const std::uint64_t now = node.inputs[i]->data.version(), then = node.input_versions[i];
         BABYGPT_CHECK(now == then, "backward: a tensor needed by the backward of '", node.op, "' was modified in ",
                       "place after it was used (version ", now, ", expected ", then, "); run the forward pass ",
                       "again after the change, or change a clone() instead");
     }
-    const std::uint64_t now = tensor.data.version();
+    const std::uint64_t now = tensor.data ? tensor.data.version() : node.output_version;
     BABYGPT_CHECK(now == node.output_version, "backward: the output of '", node.op, "' was modified in place ",
                   "after it was computed (version ", now, ", expected ", node.output_version, "); run the ",
                   "forward pass again after the change, or change a clone() instead");

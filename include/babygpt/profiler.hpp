@@ -37,13 +37,29 @@ using Clock = std::chrono::steady_clock;
 
 enum class Phase { forward, backward };
 
-/// Adds the lifetime of the scope to totals().forward[op] (or .backward) when profiling is on.
+/// The op whose Scope is open on this thread (null outside every op), and its phase: memory_budget.hpp
+/// charges the buffers allocated there to it.
+struct Current {
+    const char* op = nullptr;
+    Phase phase = Phase::forward;
+};
+inline Current& current_on_this_thread() {
+    thread_local Current current;
+    return current;
+}
+inline Current current() { return current_on_this_thread(); }
+
+/// Adds the lifetime of the scope to totals().forward[op] (or .backward) when profiling is on, and makes
+/// op the current() one meanwhile (always: two thread-local writes).
 class Scope {
 public:
-    explicit Scope(const char* op, Phase phase = Phase::forward) : op_(enabled() ? op : nullptr), phase_(phase) {
+    explicit Scope(const char* op, Phase phase = Phase::forward)
+        : op_(enabled() ? op : nullptr), phase_(phase), outer_(current_on_this_thread()) {
+        current_on_this_thread() = Current{op, phase};
         if (op_) start_ = Clock::now();
     }
     ~Scope() {
+        current_on_this_thread() = outer_;
         if (!op_) return;
         auto& table = phase_ == Phase::forward ? totals().forward : totals().backward;
         table[op_] += std::chrono::duration<double>(Clock::now() - start_).count();
@@ -54,6 +70,7 @@ public:
 private:
     const char* op_;
     Phase phase_;
+    Current outer_;  // restored when the scope closes (ops call ops)
     Clock::time_point start_;
 };
 

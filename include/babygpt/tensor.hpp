@@ -21,6 +21,14 @@
 // tensor that way while a graph may still need it calls bump_version() after the write. An optimizer
 // step is such a change of the parameters (as in PyTorch): in the usual loop it comes after
 // backward(), when the graph that read them is gone, and the next forward records the new versions.
+//
+// Memory of the forward pass: the graph's edges (autograd.hpp) keep each input's TensorImpl, for its
+// gradient, but never read its data; nor do the handles a backward keeps only to send a gradient
+// (gradient_only()). Both count as graph holds. When the last other handle of a tensor goes, whoever
+// could still read its values is gone: the tensor lets go of its storage (back to the buffer pool), and
+// the graph keeps only its shape and its gradient. That is how an intermediate that no backward reads
+// (the input of a dropout, the input of a ReLU, whose backward reads the output) stops costing memory
+// as soon as the forward has moved past it.
 
 #include <algorithm>
 #include <cstdint>
@@ -84,6 +92,9 @@ struct TensorImpl {
     bool requires_grad = false;
     bool is_leaf = true;         // false once an op records this tensor as its output
     std::shared_ptr<Node<T>> grad_fn;
+    // References that never read `data`: graph edges and gradient_only() handles (see the top of this
+    // file). Changed only where the graph is built and torn down, on the thread that runs the model.
+    std::int64_t graph_holds = 0;
 };
 
 template <typename T>
@@ -98,6 +109,23 @@ public:
     /// An undefined tensor (no storage); defined() is false.
     Tensor() = default;
     explicit Tensor(std::shared_ptr<TensorImpl<T>> impl) : impl_(std::move(impl)) {}
+    Tensor(const Tensor& other) : impl_(other.impl_), gradient_only_(other.gradient_only_) {
+        if (gradient_only_ && impl_) ++impl_->graph_holds;
+    }
+    Tensor(Tensor&& other) noexcept = default;  // the moved-from handle is undefined: nothing to count
+    Tensor& operator=(Tensor other) noexcept {  // copy or move, then `other` takes the old one away
+        std::swap(impl_, other.impl_);
+        std::swap(gradient_only_, other.gradient_only_);
+        return *this;
+    }
+    ~Tensor() {
+        if (!impl_) return;
+        if (gradient_only_) {
+            --impl_->graph_holds;
+        } else if (impl_->graph_holds > 0 && impl_.use_count() == 1 + impl_->graph_holds) {
+            impl_->data.reset();  // the last handle that could read the values: only the graph holds it now
+        }
+    }
 
     // ---- factories -------------------------------------------------------------------------------
 
@@ -303,6 +331,15 @@ public:
     /// gradients across processes there. Leaves that no op of the graph reads get no call.
     void backward(const std::function<void(const Tensor& leaf)>& gradient_ready) const;
 
+    /// The same tensor for a backward that only sends it a gradient (add_to_grad, grad_target, ...)
+    /// and never reads its values: this handle does not keep the values alive (see the top of this file).
+    Tensor gradient_only() const {
+        Tensor t(impl_);
+        t.gradient_only_ = true;
+        if (impl_) ++impl_->graph_holds;
+        return t;
+    }
+
     /// The same data, cut from the graph: no grad_fn, requires_grad false.
     Tensor detach() const {
         auto d = std::make_shared<TensorImpl<T>>();
@@ -341,6 +378,7 @@ public:
 
 private:
     std::shared_ptr<TensorImpl<T>> impl_;
+    bool gradient_only_ = false;  // a graph hold (gradient_only()), not a reader of the values
 };
 
 using Tensorf = Tensor<float>;         ///< the everyday tensor

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "babygpt/error.hpp"
+#include "babygpt/memory_budget.hpp"
 #include "babygpt/shape.hpp"
 
 namespace babygpt::kernels {
@@ -108,7 +109,11 @@ std::shared_ptr<T> allocate_buffer(std::size_t n, const Shape* shape = nullptr) 
         babygpt::detail::throw_error("out of memory allocating ", describe_bytes(bytes), what(),
                                      "; use a smaller model or batch, or free memory");
     }
-    return std::shared_ptr<T>(p, [bytes](T* q) { BufferPool::instance().release(q, bytes); });
+    const int kind = memory_budget::charge(bytes);  // -1 unless a benchmark counts tensor memory
+    return std::shared_ptr<T>(p, [bytes, kind](T* q) {
+        memory_budget::refund(kind, bytes);
+        BufferPool::instance().release(q, bytes);
+    });
 }
 
 /// As above, naming the tensor's shape in the error.

@@ -11,13 +11,16 @@
 namespace babygpt {
 
 /// max(x, 0). The derivative at exactly 0 is taken as 0, as PyTorch does.
+/// y > 0 exactly where x > 0, so backward reads the output, which the next layer keeps anyway, and the
+/// input (the widest activation of a feed-forward layer) need not be kept.
 template <typename T>
 Tensor<T> relu(const Tensor<T>& x) {
     profiler::Scope profile("relu");
     Tensor<T> y = Tensor<T>::empty(x.shape());
     y.array() = x.array().max(T(0));
-    record(y, "relu", {x}, [x](const Tensor<T>& g) {
-        x.add_to_grad((x.array() > T(0)).select(g.array(), T(0)));
+    const Tensor<T> saved = y.detach();  // the output, without the graph (capturing y itself would be a cycle)
+    record(y, "relu", {x}, [x = x.gradient_only(), saved](const Tensor<T>& g) {
+        x.add_to_grad((saved.array() > T(0)).select(g.array(), T(0)));  // dx = g where x > 0, i.e. y > 0
     });
     return y;
 }

@@ -50,7 +50,8 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
     T* out = y.data();
     BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
     for (std::int64_t i = 0; i < n; ++i) out[i] = mask.keep(static_cast<std::uint64_t>(i)) ? in[i] * scale : T(0);
-    record(y, "dropout", {x}, [x, mask, scale, n](const Tensor<T>& g) {
+    // The mask is recomputed from its hash, so backward never reads x: x's values can go (tensor.hpp).
+    record(y, "dropout", {x}, [x = x.gradient_only(), mask, scale, n](const Tensor<T>& g) {
         auto target = x.grad_target(1, n);  // named, not a structured binding: OpenMP captures it below
         const bool accumulate = target.accumulate;
         T* gx = target.matrix.data();

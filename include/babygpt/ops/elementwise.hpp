@@ -89,11 +89,17 @@ Tensor<T> binary(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
             break;
     }
 
-    record(out, binary_op_name(op), {a, b}, [op, a, b, a_is_large, repeat, inner](const Tensor<T>& g) {
+    // The backward of add and sub never reads the operands, only sends them gradients: it keeps
+    // gradient_only() handles, and an operand nothing else reads (a dropout's output added to the
+    // residual stream) goes back to the pool as soon as the forward moves on.
+    const bool reads_operands = op == BinaryOp::mul || op == BinaryOp::div;
+    record(out, binary_op_name(op), {a, b}, [op, a = reads_operands ? a : a.gradient_only(),
+                                              b = reads_operands ? b : b.gradient_only(), a_is_large, repeat,
+                                              inner](const Tensor<T>& g) {
         // d(out)/d(large) has the full shape; d(out)/d(small) is summed over the repeated rows.
         const Tensor<T>& large = a_is_large ? a : b;
         const Tensor<T>& small = a_is_large ? b : a;
-        ArrayRows<T> G(g.data(), repeat, inner), L(large.data(), repeat, inner);
+        ArrayRows<T> G(g.data(), repeat, inner), L(large.data(), repeat, inner);  // L, S: mul and div only
         ArrayRow<T> S(small.data(), inner);
         const bool large_needs = large.requires_grad();
         const bool small_needs = small.requires_grad();
@@ -140,7 +146,7 @@ template <typename T>
 Tensor<T> add_scalar(const Tensor<T>& a, T s) {
     Tensor<T> out = Tensor<T>::empty(a.shape());
     out.array() = a.array() + s;
-    record(out, "add_scalar", {a}, [a](const Tensor<T>& g) { a.add_to_grad(g.array()); });
+    record(out, "add_scalar", {a}, [a = a.gradient_only()](const Tensor<T>& g) { a.add_to_grad(g.array()); });
     return out;
 }
 
@@ -149,7 +155,7 @@ template <typename T>
 Tensor<T> mul_scalar(const Tensor<T>& a, T s) {
     Tensor<T> out = Tensor<T>::empty(a.shape());
     out.array() = a.array() * s;
-    record(out, "mul_scalar", {a}, [a, s](const Tensor<T>& g) { a.add_to_grad(g.array() * s); });
+    record(out, "mul_scalar", {a}, [a = a.gradient_only(), s](const Tensor<T>& g) { a.add_to_grad(g.array() * s); });
     return out;
 }
 

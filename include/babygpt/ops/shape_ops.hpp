@@ -39,7 +39,7 @@ Tensor<T> reshape(const Tensor<T>& a, Shape shape) {
     view->size = a.numel();
     view->data = a.impl().data;
     Tensor<T> out(std::move(view));
-    record(out, "reshape", {a}, [a](const Tensor<T>& g) { a.add_to_grad(g.array()); });
+    record(out, "reshape", {a}, [a = a.gradient_only()](const Tensor<T>& g) { a.add_to_grad(g.array()); });
     return out;
 }
 
