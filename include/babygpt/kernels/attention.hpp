@@ -9,11 +9,15 @@
 //     (kernels/attention_loops.hpp), with the common head sizes 8, 16, 32 and 64 as compile-time
 //     constants. At these sizes a blocked GEMM spends more time packing its operands than multiplying.
 //   - longer contexts: query rows in blocks of kQueryBlock. Rows i0 .. i0+rows-1 see keys 0 .. i0+rows-1
-//     only, so each block's products skip the part of the (T, T) scores above the diagonal.
+//     only, so each block's products skip the part of the (T, T) scores above the diagonal. The
+//     probabilities are not kept (at v11, 100 MB a layer): the forward keeps each row's log-sum-exp
+//     L_i = log sum_{j<=i} exp(S_ij), and the backward recomputes a block's P_ij = exp(S_ij - L_i) from
+//     Q and K, one more (rows, keys) product per block, as memory-efficient attention does.
 //
 // A call touches only its head's slices: the op runs the heads of all batch entries in parallel.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include <Eigen/Core>
@@ -28,47 +32,53 @@ namespace babygpt::kernels {
 /// Query rows per block of the blocked kernels.
 inline constexpr std::int64_t kQueryBlock = 64;
 
-/// The forward of a head with a long context, block by block of query rows.
+/// What the forward keeps of a head for its backward (AttentionHead::saved), in values: P (T, T) for a
+/// short context, the rows' log-sum-exps (T) for a long one.
+inline std::int64_t attention_saved_per_head(std::int64_t T) { return T > kShortContext ? T : T * T; }
+
+/// The forward of a head with a long context, block by block of query rows. A block's probabilities
+/// live in a scratch block only; the head keeps L_i, the log-sum-exp of row i's scaled scores.
 template <typename Scalar>
-void head_forward_blocked(AttentionHead<Scalar> head, HeadSlice<Scalar> out) {
+void head_forward_blocked(const AttentionHead<Scalar>& head, HeadSlice<Scalar> out) {
     const std::int64_t T = head.T();
     const auto &Q = head.Q, &K = head.K, &V = head.V;
-    auto& P = head.P;
+    auto L = head.row_logsumexp();  // (T)
     const HeadDropout<Scalar> drop = head.dropout;
-    HeadMatrix<Scalar> dropped(drop.active() ? kQueryBlock : 0, drop.active() ? T : 0);  // P' of a block
+    HeadMatrix<Scalar> P(std::min(kQueryBlock, T), T);  // one block's probabilities, (rows, keys) of it
     for (std::int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
         const std::int64_t rows = std::min(kQueryBlock, T - i0), keys = i0 + rows;
-        auto S = P.block(i0, 0, rows, keys);  // (rows, keys)
-        S.noalias() = Q.middleRows(i0, rows) * K.topRows(keys).transpose();
+        auto Pb = P.topLeftCorner(rows, keys);
+        Pb.noalias() = Q.middleRows(i0, rows) * K.topRows(keys).transpose();  // the scores, unscaled
         for (std::int64_t r = 0; r < rows; ++r) {  // masked, scaled softmax of row i over j <= i
             const std::int64_t i = i0 + r;
-            auto row = P.row(i).head(i + 1).array();
+            auto row = Pb.row(r).head(i + 1).array();
             row *= head.scale;
-            row = (row - row.maxCoeff()).exp();
-            row /= row.sum();
-            P.row(i).tail(T - i - 1).setZero();
+            const Scalar m = row.maxCoeff();
+            row = (row - m).exp();
+            const Scalar sum = row.sum();
+            row /= sum;
+            L(i) = m + std::log(sum);
+            Pb.row(r).tail(keys - i - 1).setZero();
         }
-        if (drop.active()) {  // P' = dropout(P), drawn only under the diagonal (P is zero above it)
-            auto D = dropped.topLeftCorner(rows, keys);
+        if (drop.active())  // P' = dropout(P), in place: P itself is not needed again
             for (std::int64_t r = 0; r < rows; ++r)
-                for (std::int64_t j = 0; j < keys; ++j) D(r, j) = j <= i0 + r ? S(r, j) * drop(i0 + r, j) : Scalar(0);
-            out.middleRows(i0, rows).noalias() = D * V.topRows(keys);
-        } else {
-            out.middleRows(i0, rows).noalias() = S * V.topRows(keys);
-        }
+                for (std::int64_t j = 0; j <= i0 + r; ++j) Pb(r, j) *= drop(i0 + r, j);
+        out.middleRows(i0, rows).noalias() = Pb * V.topRows(keys);
     }
 }
 
-/// The backward of a head with a long context: the forward's query blocks, last first. The last block
-/// reaches every key, so with a fresh buffer it assigns dK and dV and the earlier (shorter) blocks add
-/// to them; each block assigns or adds its own rows of dQ.
+/// The backward of a head with a long context: the forward's query blocks, last first, each block's
+/// P recomputed from the scores and L. The last block reaches every key, so with a fresh buffer it
+/// assigns dK and dV and the earlier (shorter) blocks add to them; each block assigns or adds its own
+/// rows of dQ.
 template <typename Scalar>
 void head_backward_blocked(const AttentionHead<Scalar>& head, AttentionHeadGrad<Scalar> grad) {
     const std::int64_t T = head.T();
     const auto &Q = head.Q, &K = head.K, &V = head.V, &G = grad.dO;
-    const auto& P = head.P;
+    const auto L = head.row_logsumexp();
     auto &dQ = grad.dQ, &dK = grad.dK, &dV = grad.dV;
     const HeadDropout<Scalar> drop = head.dropout;
+    HeadMatrix<Scalar> P(std::min(kQueryBlock, T), T);                                    // P of a block
     HeadMatrix<Scalar> dropped(drop.active() ? kQueryBlock : 0, drop.active() ? T : 0);  // P' of a block
     HeadMatrix<Scalar> dP(std::min(kQueryBlock, T), T);
     Eigen::Array<Scalar, Eigen::Dynamic, 1> row_dot(std::min(kQueryBlock, T));
@@ -76,8 +86,15 @@ void head_backward_blocked(const AttentionHead<Scalar>& head, AttentionHeadGrad<
     for (std::int64_t i0 = last_i0; i0 >= 0; i0 -= kQueryBlock) {
         const std::int64_t rows = std::min(kQueryBlock, T - i0), keys = i0 + rows;
         const bool assign = !grad.accumulate && i0 == last_i0;  // keys = T: all of dK and dV
-        const auto Pb = P.block(i0, 0, rows, keys);  // (rows, keys)
-        const auto Gb = G.middleRows(i0, rows);      // (rows, hs)
+        auto Pb = P.topLeftCorner(rows, keys);  // (rows, keys): P_ij = exp(S_ij * scale - L_i), j <= i
+        Pb.noalias() = Q.middleRows(i0, rows) * K.topRows(keys).transpose();
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const std::int64_t i = i0 + r;
+            auto row = Pb.row(r).head(i + 1).array();
+            row = (row * head.scale - L(i)).exp();
+            Pb.row(r).tail(keys - i - 1).setZero();
+        }
+        const auto Gb = G.middleRows(i0, rows);  // (rows, hs)
         auto dPb = dP.topLeftCorner(rows, keys);
         dPb.noalias() = Gb * V.topRows(keys).transpose();
         if (drop.active()) {  // P' and dP = (G V^T) * mask
@@ -101,7 +118,7 @@ void head_backward_blocked(const AttentionHead<Scalar>& head, AttentionHeadGrad<
     }
 }
 
-/// One head's forward: writes head.P and out (T, hs).
+/// One head's forward: writes head.saved and out (T, hs).
 template <typename Scalar>
 void attention_head_forward(const AttentionHead<Scalar>& head, HeadSlice<Scalar> out) {
     if (head.T() > kShortContext) return head_forward_blocked(head, out);

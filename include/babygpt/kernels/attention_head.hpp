@@ -40,17 +40,21 @@ struct HeadDropout {
     }
 };
 
-/// One head of one batch entry: what its forward reads and writes, and its backward reads. P (T, T)
-/// is written by the forward (the probabilities, zero above the diagonal) and read by the backward.
+/// One head of one batch entry: what its forward reads and writes, and its backward reads. `saved` is
+/// what the forward keeps for the backward, attention_saved_per_head(T) values (kernels/attention.hpp):
+/// for a short context the probabilities P (T, T), zero above the diagonal; for a long one only each
+/// row's log-sum-exp of the scaled scores (T), from which the backward recomputes P.
 template <typename Scalar>
 struct AttentionHead {
-    ConstHeadSlice<Scalar> Q, K, V;    // (T, hs) each
-    Eigen::Map<HeadMatrix<Scalar>> P;  // (T, T)
-    Scalar scale;                      // of the scores: 1 / sqrt(hs)
-    HeadDropout<Scalar> dropout;       // of P
+    ConstHeadSlice<Scalar> Q, K, V;  // (T, hs) each
+    Scalar* saved;                   // P (T, T) or the row log-sum-exps (T), as above
+    Scalar scale;                    // of the scores: 1 / sqrt(hs)
+    HeadDropout<Scalar> dropout;     // of P
 
     std::int64_t T() const { return Q.rows(); }
     std::int64_t head_size() const { return Q.cols(); }
+    Eigen::Map<HeadMatrix<Scalar>> P() const { return {saved, T(), T()}; }  // short contexts
+    Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> row_logsumexp() const { return {saved, T()}; }  // long ones
 };
 
 /// The gradients of one head: dO in, dQ, dK and dV out (each (T, hs), slices of qkv's gradient).

@@ -76,7 +76,7 @@ void head_forward_loops(AttentionHead<Scalar> head, HeadSlice<Scalar> out) {
     const std::int64_t T = head.T(), hs = head_size<HS>(head.head_size());
     const Scalar scale = head.scale;
     const HeadDropout<Scalar> drop = head.dropout;  // a local copy: stores to P or O cannot change it
-    Scalar* P = head.P.data();
+    Scalar* P = head.saved;  // (T, T)
     Scalar* O = out.data();
     for (std::int64_t i = 0; i < T; ++i) {  // scaled scores minus the row max; the future masked
         Scalar* p = P + i * T;
@@ -127,7 +127,7 @@ void head_backward_loops(const AttentionHead<Scalar>& head, AttentionHeadGrad<Sc
     const std::int64_t T = head.T(), hs = head_size<HS>(head.head_size());
     const Scalar scale = head.scale;
     const HeadDropout<Scalar> drop = head.dropout;  // a local copy: stores to the gradients cannot change it
-    const Scalar* P = head.P.data();
+    const Scalar* P = head.saved;  // (T, T)
     const Scalar* G = grad.dO.data();
     Scalar *dQ = grad.dQ.data(), *dK = grad.dK.data(), *dV = grad.dV.data();
     if (!grad.accumulate)  // HS known: a few vector stores per row, not a call to memset

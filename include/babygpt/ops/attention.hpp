@@ -23,7 +23,8 @@
 //   S = Q K^T * scale ->  dQ = dS K * scale,   dK = dS^T Q * scale
 //
 // The arithmetic is in kernels/attention.hpp: plain loops for short contexts, and for long ones
-// blocks of query rows, each multiplied only with the keys it can see. Under ReferenceMode the op is
+// blocks of query rows, each multiplied only with the keys it can see; for long contexts the forward
+// keeps only each row's log-sum-exp of the scores, and backward recomputes P from it. Under ReferenceMode the op is
 // the four lines above as plain ops, head by head (detail::causal_self_attention_reference), with the
 // same dropout mask, and autograd derives the backward through them.
 
@@ -63,14 +64,15 @@ struct AttentionHeads {
     }
     std::int64_t output_offset(std::int64_t bh) const { return bh / n_head * T * C + bh % n_head * hs; }
 
-    /// Its q, k, v (T, hs) in qkv, its (T, T) matrix of probs (B, nh, T, T) and its dropout.
-    kernels::AttentionHead<Scalar> head(const Tensor<Scalar>& qkv, const Tensor<Scalar>& probs, std::int64_t bh) const {
+    /// Its q, k, v (T, hs) in qkv, its part of `saved` (B, nh, kernels::attention_saved_per_head(T)) and
+    /// its dropout.
+    kernels::AttentionHead<Scalar> head(const Tensor<Scalar>& qkv, const Tensor<Scalar>& saved, std::int64_t bh) const {
         const Scalar* q = qkv.data() + qkv_offset(bh, 0);
         const Eigen::OuterStride<> row(3 * C);
         const kernels::HeadDropout<Scalar> dropout{mask ? &*mask : nullptr, keep_scale,
                                                    static_cast<std::uint64_t>(bh * T * T), T};
-        return {{q, T, hs, row}, {q + C, T, hs, row}, {q + 2 * C, T, hs, row}, {probs.data() + bh * T * T, T, T},
-                scale, dropout};
+        return {{q, T, hs, row}, {q + C, T, hs, row}, {q + 2 * C, T, hs, row},
+                saved.data() + bh * saved.size(-1), scale, dropout};
     }
     /// Its (T, hs) columns of the output (B, T, C).
     kernels::HeadSlice<Scalar> output(const Tensor<Scalar>& out, std::int64_t bh) const {
@@ -144,21 +146,23 @@ Tensor<Scalar> causal_self_attention(const Tensor<Scalar>& qkv, std::int64_t n_h
     if (ReferenceMode::is_enabled()) return detail::causal_self_attention_reference(qkv, heads);
     profiler::Scope profile("causal_self_attention");
 
-    Tensor<Scalar> probs = Tensor<Scalar>::empty({B, n_head, T, T});  // P, kept for backward
+    // What backward needs of each head: P (T, T) for a short context, and for a long one only each row's
+    // log-sum-exp (T), from which backward recomputes P (kernels/attention.hpp).
+    Tensor<Scalar> saved = Tensor<Scalar>::empty({B, n_head, kernels::attention_saved_per_head(T)});
     Tensor<Scalar> out = Tensor<Scalar>::empty({B, T, C});
     // Every (batch entry, head) pair is independent and writes its own slices: one task each. (A single
     // pair runs outside a parallel region, so the kernel's matrix products can use the threads.)
     BABYGPT_OMP(parallel for schedule(static) if (B * n_head > 1))
     for (std::int64_t bh = 0; bh < B * n_head; ++bh)
-        kernels::attention_head_forward(heads.head(qkv, probs, bh), heads.output(out, bh));
+        kernels::attention_head_forward(heads.head(qkv, saved, bh), heads.output(out, bh));
 
-    record(out, "causal_self_attention", {qkv}, [qkv, probs, heads](const Tensor<Scalar>& g) {
+    record(out, "causal_self_attention", {qkv}, [qkv, saved, heads](const Tensor<Scalar>& g) {
         // Each head owns its q, k and v columns of dqkv (B, T, 3C): into a fresh buffer (the first
         // contribution) the kernels assign instead of adding to zeros.
         typename Tensor<Scalar>::GradTarget dqkv = qkv.grad_target(heads.B * heads.T, 3 * heads.C);
         BABYGPT_OMP(parallel for schedule(static) if (heads.B * heads.n_head > 1))
         for (std::int64_t bh = 0; bh < heads.B * heads.n_head; ++bh)
-            kernels::attention_head_backward(heads.head(qkv, probs, bh), heads.gradients(g, dqkv, bh));
+            kernels::attention_head_backward(heads.head(qkv, saved, bh), heads.gradients(g, dqkv, bh));
     });
     return out;
 }
