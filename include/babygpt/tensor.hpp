@@ -31,6 +31,7 @@
 // as soon as the forward has moved past it.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -93,8 +94,9 @@ struct TensorImpl {
     bool is_leaf = true;         // false once an op records this tensor as its output
     std::shared_ptr<Node<T>> grad_fn;
     // References that never read `data`: graph edges and gradient_only() handles (see the top of this
-    // file). Changed only where the graph is built and torn down, on the thread that runs the model.
-    std::int64_t graph_holds = 0;
+    // file). Atomic, like the reference count it is compared with: two threads may record ops on the
+    // same parameters.
+    std::atomic<std::int64_t> graph_holds{0};
 };
 
 template <typename T>
