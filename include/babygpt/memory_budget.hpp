@@ -7,9 +7,10 @@
 // own temporaries and std::vectors inside kernels are not tensors and are not counted.
 // Off by default, when an allocation costs one branch.
 //
+//     #include <babygpt/memory_budget.hpp>
 //     babygpt::memory_budget::enable(true);
-//     model.loss(x, y).backward();  // a training step
-//     for (const auto& [kind, bytes] : babygpt::memory_budget::at_peak().bytes) std::printf("%s %zu\n", kind.c_str(), bytes);
+//     model.loss(idx, idx).backward();  // a training step (any token ids serve as targets)
+//     for (const auto& [kind, bytes] : babygpt::memory_budget::at_peak().bytes) std::printf("%s: %zu bytes\n", kind.c_str(), bytes);
 //     babygpt::memory_budget::enable(false);
 
 #include <cstddef>
