@@ -13,7 +13,9 @@
 //     for (const auto& [kind, bytes] : babygpt::memory_budget::at_peak().bytes) std::printf("%s: %zu bytes\n", kind.c_str(), bytes);
 //     babygpt::memory_budget::enable(false);
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -32,10 +34,12 @@ struct Snapshot {
 
 namespace detail {
 
-/// The account. Kinds are interned as (op name, phase) pairs: op names are string literals.
+/// The account. Kinds are interned as (op name, phase) pairs: op names are string literals. Each
+/// enable(true) starts a new generation: a buffer charged in an earlier one is not refunded to this one.
 struct Account {
     std::mutex mutex;
-    bool on = false;
+    std::atomic<bool> on{false};  // read without the lock, on every allocation
+    std::uint64_t generation = 0;
     std::vector<std::pair<const char*, profiler::Phase>> kinds;
     std::vector<std::size_t> live;       // per kind
     std::vector<std::size_t> live_peak;  // `live` when `total` was highest
@@ -64,6 +68,7 @@ inline void enable(bool on) {
     std::lock_guard<std::mutex> lock(a.mutex);
     a.on = on;
     if (on) {
+        ++a.generation;
         a.kinds.clear();
         a.live.clear();
         a.live_peak.clear();
@@ -71,10 +76,16 @@ inline void enable(bool on) {
     }
 }
 
-/// Charges `bytes` to the op open on this thread; returns the kind to refund later, or -1 when off.
-inline int charge(std::size_t bytes) {
+/// What charge() booked: the kind and the account's generation; kind -1 when counting was off.
+struct Charge {
+    int kind = -1;
+    std::uint64_t generation = 0;
+};
+
+/// Charges `bytes` to the op open on this thread, for refund() when the buffer goes back.
+inline Charge charge(std::size_t bytes) {
     auto& a = detail::account();
-    if (!a.on) return -1;
+    if (!a.on) return {};
     const profiler::Current current = profiler::current();
     std::lock_guard<std::mutex> lock(a.mutex);
     const int k = a.kind_of(current.op ? current.op : "outside any op", current.phase);
@@ -84,17 +95,17 @@ inline int charge(std::size_t bytes) {
         a.total_peak = a.total;
         a.live_peak = a.live;
     }
-    return k;
+    return {k, a.generation};
 }
 
-/// Gives back what charge() returned `kind` for (nothing for -1, or after the account was cleared).
-inline void refund(int kind, std::size_t bytes) {
-    if (kind < 0) return;
+/// Gives back what charge() booked (nothing when counting was off then, or is off now, or the account
+/// was restarted since).
+inline void refund(Charge charged, std::size_t bytes) {
+    if (charged.kind < 0) return;
     auto& a = detail::account();
     std::lock_guard<std::mutex> lock(a.mutex);
-    const auto k = static_cast<std::size_t>(kind);
-    if (!a.on || k >= a.live.size() || a.live[k] < bytes) return;  // charged before the last enable(true)
-    a.live[k] -= bytes;
+    if (!a.on || charged.generation != a.generation) return;
+    a.live[static_cast<std::size_t>(charged.kind)] -= bytes;
     a.total -= bytes;
 }
 

@@ -109,9 +109,9 @@ std::shared_ptr<T> allocate_buffer(std::size_t n, const Shape* shape = nullptr) 
         babygpt::detail::throw_error("out of memory allocating ", describe_bytes(bytes), what(),
                                      "; use a smaller model or batch, or free memory");
     }
-    const int kind = memory_budget::charge(bytes);  // -1 unless a benchmark counts tensor memory
-    return std::shared_ptr<T>(p, [bytes, kind](T* q) {
-        memory_budget::refund(kind, bytes);
+    const memory_budget::Charge charged = memory_budget::charge(bytes);  // nothing unless a benchmark counts
+    return std::shared_ptr<T>(p, [bytes, charged](T* q) {
+        memory_budget::refund(charged, bytes);
         BufferPool::instance().release(q, bytes);
     });
 }

@@ -180,6 +180,20 @@ constexpr std::int64_t padded_columns(std::int64_t V) {
     return (V + kWideTileColumns<T> - 1) / kWideTileColumns<T> * kWideTileColumns<T>;
 }
 
+/// Calls tile(v0, width, init) for the column tiles of a (., V) product, kWideTileColumns<T> columns each
+/// (the last one only `width` wide when they do not divide V); init is the tile's bias, zero-padded to a
+/// whole tile for the last one, or null without a bias.
+template <typename T, typename Tile>
+void for_column_tiles(std::int64_t V, const T* bias, Tile&& tile) {
+    constexpr int W = kWideTileColumns<T>;
+    for (std::int64_t v0 = 0; v0 < V; v0 += W) {
+        const std::int64_t width = std::min<std::int64_t>(W, V - v0);
+        T bias_tail[W] = {};  // the last, partial tile's bias, zero-padded to a whole tile
+        if (bias && width < W) std::copy_n(bias + v0, width, bias_tail);
+        tile(v0, width, !bias ? nullptr : width == W ? bias + v0 : bias_tail);
+    }
+}
+
 /// out (M, V) = X (M, C) Bt (C, V) + bias, single-threaded (callers split M). X is dense (rows C apart),
 /// out's rows are ld_out apart. Bt's rows are ldb = padded_columns<T>(V) apart, with zeros in the
 /// padding (transpose_padded writes it so); bias (V) may be null. Any C.
@@ -188,11 +202,7 @@ void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* Bt, 
                        const T* bias, T* out, std::int64_t ld_out) {
     constexpr int VP = 2, W = kWideTileColumns<T>;
     // Column tiles outermost: the tile's (C, W) panel of Bt stays in L1 while every row passes.
-    for (std::int64_t v0 = 0; v0 < V; v0 += W) {
-        const std::int64_t width = std::min<std::int64_t>(W, V - v0);
-        T bias_tail[W] = {};  // the last, partial tile's bias, zero-padded to a whole tile
-        if (bias && width < W) std::copy_n(bias + v0, width, bias_tail);
-        const T* init = !bias ? nullptr : width == W ? bias + v0 : bias_tail;
+    for_column_tiles<T>(V, bias, [&](std::int64_t v0, std::int64_t width, const T* init) {
         for_row_tiles<VP>(M, 0, [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1, columns v0 .. v0 + W - 1
             constexpr int RR = decltype(rows)::value;
             if (width == W) return narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, out + i * ld_out + v0,
@@ -201,7 +211,7 @@ void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* Bt, 
             narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, &scratch[0][0], W, false, T(1));
             for (int r = 0; r < RR; ++r) std::copy_n(scratch[r], width, out + (i + r) * ld_out + v0);
         });
-    }
+    });
 }
 
 /// lse (M) = the log-sum-exp of each row of X (M, C) Bt (C, V) + bias, without ever writing that (M, V)
@@ -236,11 +246,7 @@ void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, con
         pstoreu(sum, padd(s, padd(pexp(psub(x0, shift)), pexp(psub(x1, shift)))));
     };
     // Column tiles outermost, as in narrow_times_wide: the tile's (C, W) panel of Bt stays in L1.
-    for (std::int64_t v0 = 0; v0 < V; v0 += W) {
-        const std::int64_t width = std::min<std::int64_t>(W, V - v0);
-        T bias_tail[W] = {};
-        if (bias && width < W) std::copy_n(bias + v0, width, bias_tail);
-        const T* init = !bias ? nullptr : width == W ? bias + v0 : bias_tail;
+    for_column_tiles<T>(V, bias, [&](std::int64_t v0, std::int64_t width, const T* init) {
         for_row_tiles<VP>(M, 0, [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1
             constexpr int RR = decltype(rows)::value;
             T tile[RR][W];  // (RR, W) logits, on the stack
@@ -250,7 +256,7 @@ void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, con
                 fold(tile[r], i + r);
             }
         });
-    }
+    });
     for (std::int64_t i = 0; i < M; ++i)
         lse[i] = row_max[static_cast<std::size_t>(i)] + std::log(predux(ploadu<Packet<T>>(sums.data() + i * P)));
 }

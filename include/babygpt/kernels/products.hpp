@@ -6,8 +6,8 @@
 //   product_nt(out, X, W):  out (N, out) (+)= X (N, in) W^T      a layer's forward, W (out, in)
 //   product_nn(out, G, W):  out (N, in)  (+)= alpha G (N, out) W   the input's gradient
 //   product_tn(out, G, X):  out (out, in) (+)= alpha G^T X        the weight's gradient
-//   LogitsProduct:          logits = X W^T + b, block by block, with W^T prepared once; or only each
-//                           row's log-sum-exp, for a loss without a gradient
+//   LogitsProduct:          logits = X W^T + b, block by block, with W^T prepared once; for a narrow
+//                           C also only each row's log-sum-exp, for a loss without a gradient
 //   gemm_into(out, A, B):   out (+)= alpha A B for any shapes, split by rows across the threads
 //
 // Under ReferenceMode (reference_mode.hpp) every product is the general GEMM.
@@ -16,7 +16,6 @@
 // Tensor's grad_target() is one too). The operands are dense row-major matrix maps, as Tensor::matrix()
 // gives them.
 
-#include <cmath>
 #include <cstdint>
 
 #include <Eigen/Core>
@@ -129,20 +128,12 @@ public:
         }
     }
 
-    /// lse (rows) = the log-sum-exp of each row of X (rows, C) W^T + b. For a narrow C the logits never
-    /// exist as a whole (narrow_times_wide_logsumexp); otherwise they go through a (rows, V) scratch matrix.
+    /// lse (rows) = the log-sum-exp of each row of X (rows, C) W^T + b, without the logits ever existing
+    /// as a whole (narrow_times_wide_logsumexp). Narrow C only (narrow() is true).
     void log_sum_exp(const MatrixMap<T>& X, T* lse) const {
-        const std::int64_t V = W_.rows(), C = W_.cols();
-        if (narrow_) {
-            narrow_times_wide_logsumexp(X.data(), X.rows(), C, weight_t_.data(), weight_t_.size(1), V, bias_, lse);
-            return;
-        }
-        RowMajorMatrix<T> logits(X.rows(), V);
-        compute(X, MatrixMap<T>(logits.data(), X.rows(), V));
-        for (Eigen::Index r = 0; r < logits.rows(); ++r) {
-            const T m = logits.row(r).maxCoeff();
-            lse[r] = m + std::log((logits.row(r).array() - m).exp().sum());
-        }
+        BABYGPT_CHECK(narrow_, "LogitsProduct::log_sum_exp: only for a narrow C (compute the logits otherwise)");
+        narrow_times_wide_logsumexp(X.data(), X.rows(), W_.cols(), weight_t_.data(), weight_t_.size(1), W_.rows(),
+                                    bias_, lse);
     }
 
     /// The logit of class t for one input row x (C): x . W_t + b_t.

@@ -60,21 +60,33 @@ void check_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, con
     detail::check_targets("linear_cross_entropy", targets, V);
 }
 
-/// The mean loss without a gradient: sum over rows of logsumexp(x_i W^T + b) - (x_i . W_t + b_t), over
+/// The mean loss without a gradient: sum over rows of logsumexp(z_i) - z_i[t_i], z_i = x_i W^T + b, over
 /// N. Row blocks as with a gradient, and the block sums added in order: the same bits for any thread count.
+/// With a narrow C the logits are never written (LogitsProduct::log_sum_exp, and z_i[t_i] as one dot
+/// product); otherwise a block's logits go through a scratch matrix and cross_entropy_row.
 template <typename T>
 T mean_loss_without_logits(const Tensor<T>& x, const IndexTensor& targets, const kernels::LogitsProduct<T>& logits_of,
                            std::int64_t block_rows) {
-    const std::int64_t N = targets.numel(), C = x.size(-1), blocks = (N + block_rows - 1) / block_rows;
+    const std::int64_t N = targets.numel(), C = x.size(-1), V = logits_of.classes();
+    const std::int64_t blocks = (N + block_rows - 1) / block_rows;
     std::vector<T> block_loss(static_cast<std::size_t>(blocks));
-    BABYGPT_OMP(parallel for schedule(static) if (blocks > 1 && N * logits_of.classes() * C > (1 << 20)))
+    BABYGPT_OMP(parallel for schedule(static) if (blocks > 1 && N * V * C > (1 << 20)))
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
         const std::int64_t r0 = blk * block_rows, rows = std::min(block_rows, N - r0);
-        std::vector<T> lse(static_cast<std::size_t>(rows));  // logsumexp of each row's logits
-        logits_of.log_sum_exp(typename Tensor<T>::MatrixMap(x.data() + r0 * C, rows, C), lse.data());
+        const typename Tensor<T>::MatrixMap X(x.data() + r0 * C, rows, C);
+        const std::int64_t* t = targets.data() + r0;
         T loss_sum = 0;
-        for (std::int64_t r = 0; r < rows; ++r)
-            loss_sum += lse[static_cast<std::size_t>(r)] - logits_of.logit(x.data() + (r0 + r) * C, targets.data()[r0 + r]);
+        if (logits_of.narrow()) {
+            std::vector<T> lse(static_cast<std::size_t>(rows));  // logsumexp of each row's logits
+            logits_of.log_sum_exp(X, lse.data());
+            for (std::int64_t r = 0; r < rows; ++r)
+                loss_sum += lse[static_cast<std::size_t>(r)] - logits_of.logit(X.row(r).data(), t[r]);
+        } else {
+            std::vector<T> logits(static_cast<std::size_t>(rows * V));  // (rows, V)
+            logits_of.compute(X, typename Tensor<T>::MatrixMap(logits.data(), rows, V));
+            for (std::int64_t r = 0; r < rows; ++r)
+                loss_sum += cross_entropy_row(LogitRow<T>(logits.data() + r * V, V), t[r]);
+        }
         block_loss[static_cast<std::size_t>(blk)] = loss_sum;
     }
     T total = 0;
