@@ -5,7 +5,8 @@
 //   - the time split by phase (forward, backward, optimizer) and by op family,
 //   - model FLOP/s against a plain GEMM (Eigen, or OpenBLAS behind it) measured in the same run (model FLOPs utilisation),
 //   - generation throughput (new tokens/s for --generate tokens from a one-character prompt),
-//   - peak resident memory while training, and with --memory 1 the tensor memory held at the peak of the
+//   - peak resident memory while training (with --checkpointing 1, of GPT::activation_checkpointing),
+//     and with --memory 1 the tensor memory held at the peak of the
 //     timed steps by the op that allocated it (babygpt/memory_budget.hpp).
 // The last line is machine-readable (RESULT key=value ...), for benchmarks/compare_pytorch.sh.
 //
@@ -44,6 +45,7 @@ struct Options {
     std::uint64_t seed = 42;
     bool per_op = false;  // --per-op 1: also list each op's forward and backward time per step
     bool memory = false;  // --memory 1: also list the tensor memory at the peak, by the op that allocated it
+    bool checkpointing = false;  // --checkpointing 1: GPT::activation_checkpointing (each block recomputed)
 };
 
 Options parse(int argc, char** argv) {
@@ -63,9 +65,10 @@ Options parse(int argc, char** argv) {
         else if (flag == "--seed") o.seed = std::strtoull(value, nullptr, 10);
         else if (flag == "--per-op") o.per_op = std::atoi(value) != 0;
         else if (flag == "--memory") o.memory = std::atoi(value) != 0;
+        else if (flag == "--checkpointing") o.checkpointing = std::atoi(value) != 0;
         else detail::throw_error("unknown option ", flag,
                                  "; options: --data --preset --threads --steps --warmup --generate --batch-size "
-                                 "--block-size --seed --per-op --memory");
+                                 "--block-size --seed --per-op --memory --checkpointing");
     }
     BABYGPT_CHECK(!o.data.empty(), "--data FILE is required");
     BABYGPT_CHECK(o.preset == "v9" || o.preset == "v11", "unknown preset '", o.preset, "'; choose v9 or v11");
@@ -156,6 +159,7 @@ int main(int argc, char** argv) try {
 
     Generator gen(o.seed);
     GPT<float> model(config, gen);
+    model.activation_checkpointing = o.checkpointing;
     optim::AdamWOptions adamw;
     adamw.lr = lr;
     optim::AdamW<float> optimizer(model.parameters(), adamw);
@@ -192,7 +196,8 @@ int main(int argc, char** argv) try {
 
     std::map<std::string, double> families;
     for (const auto& [op, s] : profiler::totals().forward) families[family(op)] += s;
-    for (const auto& [op, s] : profiler::totals().backward) families[family(op)] += s;
+    for (const auto& [op, s] : profiler::totals().backward)  // a checkpoint's time holds its ops' already
+        if (op != "activation_checkpoint") families[family(op)] += s;
     families["optimizer"] = optimizer_s;
 
     double generate_tps = 0;

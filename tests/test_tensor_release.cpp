@@ -12,6 +12,8 @@
 #include "babygpt/ops/activation.hpp"
 #include "babygpt/ops/dropout.hpp"
 #include "babygpt/ops/elementwise.hpp"
+#include "babygpt/ops/layer_norm.hpp"
+#include "babygpt/ops/linear.hpp"
 #include "babygpt/ops/reduce.hpp"
 #include "babygpt/ops/shape_ops.hpp"
 
@@ -80,4 +82,57 @@ TEST_CASE("tensor release: a feed-forward layer in training keeps only what its 
     CHECK(live.bytes.at("relu") == rows * 4 * C * 8);  // doubles
     CHECK(live.bytes.at("dropout") == rows * C * 8);
     CHECK(live.total == rows * 5 * C * 8);
+}
+
+TEST_CASE("Tensor::add_to_grad_over: the first contribution takes the incoming gradient's buffer, later ones add") {
+    const Tensord x = Tensord::zeros({3}).requires_grad_();
+    const Tensord g = Tensord::from_data({3}, {1.0, 2.0, 3.0});
+    x.add_to_grad_over(g, g.array() * 2.0);
+    CHECK(x.grad().data() == g.data());  // no new buffer
+    check_values(x.grad(), {3}, {2.0, 4.0, 6.0});
+    const Tensord g2 = Tensord::from_data({3}, {1.0, 1.0, 1.0});
+    x.add_to_grad_over(g2, g2.array() * 3.0);
+    CHECK(x.grad().data() == g.data());  // added into the gradient it has
+    check_values(x.grad(), {3}, {5.0, 7.0, 9.0});
+    check_values(g2, {3}, {1.0, 1.0, 1.0});  // and the incoming one is left as it was
+}
+
+TEST_CASE("tensor release: relu's gradient written over the incoming one is right in whichever order x's arrive") {
+    const Tensord x = Tensord::from_data({4}, {-1.5, 0.5, 2.0, -0.25}).requires_grad_();
+    // relu's contribution first (x * 3 is computed first, so its backward runs last), then the other way round
+    for (const bool relu_last : {false, true}) {
+        CAPTURE(relu_last);
+        x.zero_grad();
+        const Tensord loss = relu_last ? sum(x * 3.0) + sum(relu(x) * relu(x)) : sum(relu(x) * relu(x)) + sum(x * 3.0);
+        loss.backward();
+        // d/dx (3x + relu(x)^2) = 3 + 2 relu(x)
+        check_values(x.grad(), {4}, {3.0, 4.0, 7.0, 3.0});
+    }
+}
+
+TEST_CASE("tensor release: a LayerNorm's output read by a linear goes after the forward; backward computes it again") {
+    const Tensord x = param({6, 5}, 33);
+    const Tensord gamma = param({5}, 34), beta = param({5}, 35), w = param({3, 5}, 36), b = param({3}, 37);
+    const std::vector<Tensord> leaves{x, gamma, beta, w, b};
+    std::vector<std::vector<double>> grads[2];
+    for (const bool keep_output : {true, false}) {
+        CAPTURE(keep_output);
+        for (const Tensord& p : leaves) p.zero_grad();
+        Tensord normalised_seen, kept;
+        Tensord y;
+        {
+            const Tensord normalised = layer_norm(x, gamma, beta);
+            normalised_seen = normalised.gradient_only();
+            if (keep_output) kept = normalised;  // a handle outside the graph keeps the values
+            y = linear(relu(x), w, b) * linear(normalised, w, b);
+        }
+        CHECK(static_cast<bool>(normalised_seen.impl().data) == keep_output);
+        sum(y).backward();
+        for (const Tensord& p : leaves) grads[keep_output].push_back(p.grad().to_vector());
+        if (keep_output) continue;
+        require_gradcheck([&](const std::vector<Tensord>&) {
+            return sum(linear(relu(x), w, b) * linear(layer_norm(x, gamma, beta), w, b));
+        }, leaves);
+    }
+    for (std::size_t i = 0; i < leaves.size(); ++i) CHECK(grads[0][i] == grads[1][i]);  // bit for bit
 }

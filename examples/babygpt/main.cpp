@@ -183,6 +183,9 @@ int run(int argc, char** argv, babygpt_cli::World& world) {
     train->add_flag("--log-stats", train_request.log_stats,
                     "at every evaluation, write each block's activation means and standard deviations and its "
                     "gradient norm to <out>.stats.csv");
+    train->add_flag("--activation-checkpointing", train_request.activation_checkpointing,
+                    "keep only each block's input for backward and compute the block again there: the same "
+                    "training in a fraction of the memory, for about a third more time per step");
     CLI::Option* train_config =
         train->add_option("--config", train_request.config_path, "TOML or INI file setting any of these options (e.g. batch-size = 64)")
             ->configurable(false);

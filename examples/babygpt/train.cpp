@@ -279,6 +279,7 @@ int train(TrainRequest request, World& world) {
     std::optional<Activity> activity(std::in_place, "building the model", model_size_hint);
     Generator gen(s.seed);  // initialisation, then training batches, as the reference's global generator
     babygpt::GPT<float> model(config, gen);
+    model.activation_checkpointing = request.activation_checkpointing;
     babygpt::optim::AdamWOptions adamw;
     adamw.lr = s.learning_rate;
     babygpt::optim::AdamW<float> optimizer(model.parameters(), adamw);

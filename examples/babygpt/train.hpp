@@ -26,6 +26,7 @@ struct TrainRequest {
     bool overwrite = false;             // --overwrite: an earlier run's files at out_path may be replaced
     std::int64_t sample_tokens = 100;   // new tokens per prompt after training (0: no sample)
     bool log_stats = false;             // --log-stats: block statistics at every evaluation (block_stats.hpp)
+    bool activation_checkpointing = false;  // --activation-checkpointing: recompute each block in backward
     // Across processes (mpirun), gradients are summed in buckets of this many bytes as backward completes
     // them (gradient_sum.hpp); 0: in one all-reduce after backward. Unset: 4 MB buckets when the processes
     // span several machines, one all-reduce when they share one (measured: README, "Training on several

@@ -45,6 +45,9 @@ struct Node {
     std::vector<std::uint64_t> input_versions;           // the inputs' storage versions when recorded
     std::uint64_t output_version = 0;                    // the output's, likewise
     std::function<void(const Tensor<T>& grad_output)> backward;
+    // Optional: the output's values computed again, from what `backward` keeps anyway (set through
+    // recompute_on_demand). Then a backward that reads the output (Tensor::recomputable) does not keep it.
+    std::function<Tensor<T>()> recompute_output;
 
     Node() = default;
     Node(const Node&) = delete;
@@ -70,6 +73,7 @@ private:
     /// Moves the nodes of the inputs that only `node` keeps alive onto `dying`.
     static void take_dying_inputs(Node& node, std::vector<std::shared_ptr<Node>>& dying) {
         node.backward = nullptr;  // its captures hold inputs too: drop them first, so that use_count is exact
+        node.recompute_output = nullptr;
         for (std::shared_ptr<TensorImpl<T>>& input : node.inputs) {
             if (!input || !input->grad_fn) continue;
             // An input may appear more than once (mul(x, x)): each appearance is one of `node`'s holds.
@@ -92,18 +96,24 @@ private:
     }
 };
 
-/// RAII scope in which nothing is recorded (evaluation, generation, optimizer updates).
-///
-///     { babygpt::NoGradGuard no_grad; auto logits = model.forward(idx); }
-class NoGradGuard {
+/// RAII scope in which recording is on or off, as asked; the mode before it comes back at its end.
+class GradModeGuard {
 public:
-    NoGradGuard() : previous_(GradMode::is_enabled()) { GradMode::set_enabled(false); }
-    ~NoGradGuard() { GradMode::set_enabled(previous_); }
-    NoGradGuard(const NoGradGuard&) = delete;
-    NoGradGuard& operator=(const NoGradGuard&) = delete;
+    explicit GradModeGuard(bool on) : previous_(GradMode::is_enabled()) { GradMode::set_enabled(on); }
+    ~GradModeGuard() { GradMode::set_enabled(previous_); }
+    GradModeGuard(const GradModeGuard&) = delete;
+    GradModeGuard& operator=(const GradModeGuard&) = delete;
 
 private:
     bool previous_;
+};
+
+/// RAII scope in which nothing is recorded (evaluation, generation, optimizer updates).
+///
+///     { babygpt::NoGradGuard no_grad; auto logits = model.forward(idx); }
+class NoGradGuard : public GradModeGuard {
+public:
+    NoGradGuard() : GradModeGuard(false) {}
 };
 
 /// Attaches a backward function to `output` if grad mode is on and any input requires grad.
@@ -129,6 +139,28 @@ void record(Tensor<T>& output, const char* op, const std::vector<Tensor<T>>& inp
     out.requires_grad = true;
     out.is_leaf = false;
     out.grad_fn = std::move(node);
+}
+
+/// Lets the graph drop `output`'s values once the forward pass is done with them: a backward that reads
+/// them asks `recompute()` for them again (Tensor::recomputable, Tensor::values). For an op whose output
+/// is cheap to compute from what its own backward keeps anyway: a LayerNorm's, from its input.
+template <typename T, typename Recompute>
+void recompute_on_demand(Tensor<T>& output, Recompute&& recompute) {
+    if (output.impl().grad_fn) output.impl().grad_fn->recompute_output = std::forward<Recompute>(recompute);
+}
+
+template <typename T>
+Tensor<T> Tensor<T>::recomputable() const {
+    const bool can = impl_ && impl_->grad_fn && impl_->grad_fn->recompute_output;
+    return can ? gradient_only() : *this;
+}
+
+template <typename T>
+Tensor<T> Tensor<T>::values() const {
+    if (impl().data) return *this;
+    BABYGPT_CHECK(impl_->grad_fn && impl_->grad_fn->recompute_output, "Tensor::values: the values of this tensor ",
+                  "were let go and its op can no longer compute them (its backward has run)");
+    return impl_->grad_fn->recompute_output();
 }
 
 namespace detail {
@@ -205,19 +237,20 @@ std::vector<std::vector<std::shared_ptr<TensorImpl<T>>>> leaves_completed_by(
 
 }  // namespace detail
 
+namespace detail {
+
+/// The reverse pass from `root`, whose gradient is `seed` (same shape): Tensor::backward() with
+/// seed 1, and activation_checkpoint.hpp from a recomputed block's output with the gradient that
+/// reached the block.
 template <typename T>
-void Tensor<T>::backward(const std::function<void(const Tensor<T>& leaf)>& gradient_ready) const {
-    BABYGPT_CHECK(numel() == 1, "backward: needs a one-element tensor (a loss), got shape ", to_string(shape()));
-    BABYGPT_CHECK(requires_grad(), "backward: this tensor does not require grad (no input of the graph ",
-                  "requires grad, or it was computed under NoGradGuard)");
-    BABYGPT_CHECK(is_leaf() || impl().grad_fn, "backward: the graph of this tensor was already freed by an ",
-                  "earlier backward(); run the forward pass again");
-    const auto order = detail::topological_order(impl_ptr());
+void backpropagate(const std::shared_ptr<TensorImpl<T>>& root, const Tensor<T>& seed,
+                   const std::function<void(const Tensor<T>& leaf)>& gradient_ready) {
+    auto order = topological_order(root);
     for (const auto& tensor : order)  // every check before the first gradient is written
-        if (tensor->grad_fn) detail::check_unmodified(*tensor);
+        if (tensor->grad_fn) check_unmodified(*tensor);
     std::vector<std::vector<std::shared_ptr<TensorImpl<T>>>> completed;
-    if (gradient_ready) completed = detail::leaves_completed_by(order);
-    add_to_grad(Tensor<T>::Array::Constant(1, T(1)));  // d(loss)/d(loss)
+    if (gradient_ready) completed = leaves_completed_by(order);
+    Tensor<T>(root).add_to_grad(seed.array());
     for (std::size_t position = order.size(); position-- > 0;) {
         TensorImpl<T>& tensor = *order[position];
         if (!tensor.grad_fn) continue;  // a leaf: its gradient is the result
@@ -230,7 +263,22 @@ void Tensor<T>::backward(const std::function<void(const Tensor<T>& leaf)>& gradi
         tensor.grad.reset();
         if (gradient_ready)
             for (const auto& leaf : completed[position]) gradient_ready(Tensor<T>(leaf));
+        // Every node that read this tensor has run (they come after it in `order`): unless a handle
+        // outside the graph keeps it, its values go now, not at the end of backward.
+        order[position].reset();
     }
+}
+
+}  // namespace detail
+
+template <typename T>
+void Tensor<T>::backward(const std::function<void(const Tensor<T>& leaf)>& gradient_ready) const {
+    BABYGPT_CHECK(numel() == 1, "backward: needs a one-element tensor (a loss), got shape ", to_string(shape()));
+    BABYGPT_CHECK(requires_grad(), "backward: this tensor does not require grad (no input of the graph ",
+                  "requires grad, or it was computed under NoGradGuard)");
+    BABYGPT_CHECK(is_leaf() || impl().grad_fn, "backward: the graph of this tensor was already freed by an ",
+                  "earlier backward(); run the forward pass again");
+    detail::backpropagate(impl_ptr(), Tensor<T>::ones(shape()), gradient_ready);  // d(loss)/d(loss) = 1
 }
 
 }  // namespace babygpt

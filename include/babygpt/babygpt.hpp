@@ -8,6 +8,7 @@
 #include "babygpt/random.hpp"
 #include "babygpt/tensor.hpp"
 #include "babygpt/autograd.hpp"
+#include "babygpt/activation_checkpoint.hpp"
 #include "babygpt/reference_mode.hpp"
 #include "babygpt/ops/elementwise.hpp"
 #include "babygpt/ops/activation.hpp"

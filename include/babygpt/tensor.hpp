@@ -28,7 +28,9 @@
 // could still read its values is gone: the tensor lets go of its storage (back to the buffer pool), and
 // the graph keeps only its shape and its gradient. That is how an intermediate that no backward reads
 // (the input of a dropout, the input of a ReLU, whose backward reads the output) stops costing memory
-// as soon as the forward has moved past it.
+// as soon as the forward has moved past it. Some values are worth computing again in backward rather
+// than keeping (a LayerNorm's output, from its input that its own backward keeps): a backward that reads
+// them holds them through recomputable() and reads them through values().
 
 #include <algorithm>
 #include <atomic>
@@ -309,6 +311,17 @@ public:
         add_to_grad(numel(), 1, contribution);
     }
 
+    /// add_to_grad(contribution) for an elementwise backward whose incoming gradient `g` has this
+    /// tensor's shape: when no gradient has arrived here yet, `contribution` (which may read g, element
+    /// by element) is written over g and g's buffer becomes this tensor's gradient, with no new buffer
+    /// (an op's incoming gradient is its output's, which backward drops right after the op's node).
+    template <typename Expr>
+    void add_to_grad_over(const Tensor& g, const Expr& contribution) const {
+        if (has_grad() || g.numel() != numel()) return add_to_grad(contribution);
+        g.array() = contribution;
+        impl_->grad = g.impl().data;
+    }
+
     /// The gradient buffer, allocated and zero-filled on first use: for scattered contributions (only
     /// some elements or rows receive one, e.g. an embedding's looked-up rows).
     T* grad_data() const {
@@ -341,6 +354,13 @@ public:
         if (impl_) ++impl_->graph_holds;
         return t;
     }
+
+    /// The same tensor for a backward that reads its values: a handle that keeps them, unless the op
+    /// that computed them can compute them again (autograd.hpp, recompute_on_demand); then the handle is
+    /// a graph hold, and the backward reads the values through values().
+    Tensor recomputable() const;
+    /// The values: this tensor if it has them, else a recomputed copy (see recomputable()).
+    Tensor values() const;
 
     /// The same data, cut from the graph: no grad_fn, requires_grad false.
     Tensor detach() const {

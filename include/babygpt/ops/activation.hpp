@@ -20,7 +20,8 @@ Tensor<T> relu(const Tensor<T>& x) {
     y.array() = x.array().max(T(0));
     const Tensor<T> saved = y.detach();  // the output, without the graph (capturing y itself would be a cycle)
     record(y, "relu", {x}, [x = x.gradient_only(), saved](const Tensor<T>& g) {
-        x.add_to_grad((saved.array() > T(0)).select(g.array(), T(0)));  // dx = g where x > 0, i.e. y > 0
+        // dx = g where x > 0, i.e. y > 0; written over g (a buffer of the widest activation's size less)
+        x.add_to_grad_over(g, (saved.array() > T(0)).select(g.array(), T(0)));
     });
     return y;
 }

@@ -3,7 +3,8 @@
 //   mean = sum(x) / C,   var = sum((x - mean)^2) / C   (biased),   rstd = 1 / sqrt(var + eps)
 //   xhat = (x - mean) * rstd
 //   y    = xhat * weight + bias
-// Forward keeps each row's mean and rstd: with x, that is all backward needs.
+// Forward keeps each row's mean and rstd: with x, that is all backward needs. And from x, y is cheap to
+// compute again: a backward that reads y (a linear's, for its weight gradient) recomputes it.
 //
 // Backward, with g = dL/dy for one row and dxhat = g * weight (= dL/dxhat):
 //   dweight = sum over the rows of g * xhat,   dbias = sum over the rows of g
@@ -56,20 +57,23 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
                   to_string(weight.shape()), " and ", to_string(bias.shape()));
     if (ReferenceMode::is_enabled()) return detail::layer_norm_reference(x, weight, bias, eps);
     profiler::Scope profile("layer_norm");
-    Tensor<T> y = Tensor<T>::empty(x.shape());           // (..., C)
-    Tensor<T> row_stats = Tensor<T>::empty({2, rows});   // (2, rows): each row's mean, then its rstd
-
-    kernels::LayerNormForward<T> forward;
-    forward.rows = rows;
-    forward.C = C;
-    forward.x = x.data();
-    forward.weight = weight.data();
-    forward.bias = bias.data();
-    forward.eps = static_cast<T>(eps);
-    forward.y = y.data();
-    forward.mean = row_stats.data();
-    forward.rstd = row_stats.data() + rows;
-    kernels::layer_norm_forward(forward);
+    // y (..., C) and each row's statistics, (2, rows): its mean, then its rstd
+    const auto normalise = [x, weight, bias, eps, rows, C](Tensor<T>& y, Tensor<T>& row_stats) {
+        kernels::LayerNormForward<T> forward;
+        forward.rows = rows;
+        forward.C = C;
+        forward.x = x.data();
+        forward.weight = weight.data();
+        forward.bias = bias.data();
+        forward.eps = static_cast<T>(eps);
+        forward.y = y.data();
+        forward.mean = row_stats.data();
+        forward.rstd = row_stats.data() + rows;
+        kernels::layer_norm_forward(forward);
+    };
+    Tensor<T> y = Tensor<T>::empty(x.shape());
+    Tensor<T> row_stats = Tensor<T>::empty({2, rows});
+    normalise(y, row_stats);
 
     record(y, "layer_norm", {x, weight, bias}, [x, weight, bias, row_stats, rows, C](const Tensor<T>& g) {
         Eigen::Array<T, 2, Eigen::Dynamic, Eigen::RowMajor> sums(2, C);  // (2, C): dweight, then dbias
@@ -91,6 +95,14 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
         kernels::layer_norm_backward(backward);
         if (weight.requires_grad()) weight.add_to_grad(1, C, sums.row(0));
         if (bias.requires_grad()) bias.add_to_grad(1, C, sums.row(1));
+    });
+    // y is as wide as x, which backward keeps anyway: the graph need not keep y too (the same kernel on
+    // the same x gives the same values, bit for bit).
+    recompute_on_demand(y, [normalise, shape = x.shape(), rows] {
+        Tensor<T> again = Tensor<T>::empty(shape);
+        Tensor<T> scratch = Tensor<T>::empty({2, rows});
+        normalise(again, scratch);
+        return again;
     });
     return y;
 }

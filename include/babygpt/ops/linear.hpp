@@ -38,12 +38,13 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
 
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
-    record(y, "linear", inputs, [x, weight, bias, N, in, out_features](const Tensor<T>& g) {
+    // x is read again only for dW; if its op can compute it again (a LayerNorm), the graph does not keep it.
+    record(y, "linear", inputs, [x = x.recomputable(), weight, bias, N, in, out_features](const Tensor<T>& g) {
         const auto G = g.matrix(N, out_features);
         if (x.requires_grad())  // dX += G W
             kernels::product_nn(x.grad_target(N, in), G, weight.matrix());
         if (weight.requires_grad())  // dW += G^T X
-            kernels::product_tn(weight.grad_target(out_features, in), G, x.matrix(N, in));
+            kernels::product_tn(weight.grad_target(out_features, in), G, x.values().matrix(N, in));
         if (bias.defined() && bias.requires_grad())  // db += sum over rows of G
             bias.add_to_grad(1, out_features, G.colwise().sum());
     });
