@@ -1183,6 +1183,24 @@ test_log_stats() {
     [ "$RC" -ne 0 ] && grep -q "exists" ow.err || { show ow.out ow.err; fail "an earlier run's files were not protected"; }
 }
 
+# --activation-checkpointing recomputes each block in backward: the same training (dropout included),
+# and resumable either way.
+test_activation_checkpointing() {
+    write_english en.txt
+    local common=(--data en.txt "${TINY[@]}" --eval-interval 10 --dropout 0.1)
+    run_ok plain train "${common[@]}" --max-iters 30 --out plain/model.safetensors
+    run_ok recomputed train "${common[@]}" --max-iters 30 --activation-checkpointing --out recomputed/model.safetensors
+    check_step_format recomputed.out
+    [ "$(losses_only plain.out)" = "$(losses_only recomputed.out)" ] ||
+        { show plain.out recomputed.out; fail "--activation-checkpointing changed the losses"; }
+    note "--activation-checkpointing: the losses of the run without it ($(losses_only recomputed.out | tail -n 1))"
+    run_ok first train "${common[@]}" --max-iters 15 --activation-checkpointing --out split/model.safetensors
+    run_ok rest train --resume split/model.safetensors --max-iters 30
+    [ "$(losses_only rest.out)" = "$(losses_only plain.out | awk '$2 + 0 >= 15')" ] ||
+        { show plain.out rest.out; fail "a run resumed without the flag differs from the uninterrupted one"; }
+    note "a checkpointed run resumed without the flag continues the same run"
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 if ! declare -F "test_$CASE" >/dev/null; then
