@@ -9,8 +9,11 @@
 // and into the parameters fn read. The price is a second forward pass of fn (about a third more work
 // for a whole step); what stays between forward and backward is each checkpoint's input.
 //
-//     Tensorf y = activation_checkpoint(x, block.parameters(), &gen,
-//                                       [&](const Tensorf& h) { return block.forward(h); });
+//     const nn::Block<float>& block = *model.blocks[0];
+//     Tensorf x = Tensorf::randn({4, 8, 32}, gen).requires_grad_();  // (B, T, C)
+//     Tensorf y = activation_checkpoint(x, block.parameters(), &model.dropout_generator(),
+//                                       [&block](const Tensorf& h) { return block.forward(h); });
+//     sum(y).backward();  // runs the block again, then fills x.grad() and the block's gradients
 //
 // The gradients are those of the plain y = fn(x), on two conditions the recompute must meet:
 // - fn computes the same values the second time. Its dropout masks come from `randomness` (the
