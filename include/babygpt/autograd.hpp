@@ -235,10 +235,6 @@ std::vector<std::vector<std::shared_ptr<TensorImpl<T>>>> leaves_completed_by(
     return completed;
 }
 
-}  // namespace detail
-
-namespace detail {
-
 /// The reverse pass from `root`, whose gradient is `seed` (same shape): Tensor::backward() with
 /// seed 1, and activation_checkpoint.hpp from a recomputed block's output with the gradient that
 /// reached the block.
