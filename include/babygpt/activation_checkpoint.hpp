@@ -92,9 +92,12 @@ Tensor<T> activation_checkpoint(const Tensor<T>& x, const std::vector<Tensor<T>>
                       "; fn must compute the same thing twice");
         if (!y_again.requires_grad()) return;  // fn read nothing that requires grad
         // dL/d(everything fn read) from dL/dy: the recomputed graph's own reverse pass. It adds into the
-        // parameters' gradients directly; x's arrives on x_again and is handed on to x.
+        // parameters' gradients directly; x's arrives on x_again and is handed on to x (its buffer
+        // itself when x has no gradient yet).
         detail::backpropagate(y_again.impl_ptr(), grad_y, {});
-        if (x.requires_grad() && x_again.has_grad()) x.add_to_grad(x_again.grad().array());
+        if (!x.requires_grad() || !x_again.has_grad()) return;
+        const Tensor<T> dx = x_again.grad();
+        x.add_to_grad_over(dx, dx.array());
     });
     return y;
 }

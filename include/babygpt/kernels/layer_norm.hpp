@@ -32,6 +32,9 @@ struct LayerNormForward {
     Scalar* y = nullptr;             // (rows, C), written: the output
     Scalar* mean = nullptr;          // (rows), written: each row's mean
     Scalar* rstd = nullptr;          // (rows), written: each row's 1 / sqrt(var + eps)
+    // Read mean and rstd instead of writing them (y computed again from an earlier call's statistics:
+    // the same values, bit for bit, without the two passes over each row that find them).
+    bool statistics_given = false;
 };
 
 /// The arguments of layer_norm_backward. Every matrix is row-major and contiguous.
@@ -58,12 +61,12 @@ void layer_norm_forward_rows(const LayerNormForward<Scalar>& a) {
     const Eigen::Map<const Row> w(a.weight, C), b(a.bias, C);
     for (std::int64_t r = 0; r < a.rows; ++r) {
         const Eigen::Map<const Row> xr(a.x + r * C, C);
-        const Scalar m = xr.sum() / static_cast<Scalar>(C);
-        const Scalar var = (xr - m).square().sum() / static_cast<Scalar>(C);
-        const Scalar s = Scalar(1) / std::sqrt(var + a.eps);
-        a.mean[r] = m;
-        a.rstd[r] = s;
-        Eigen::Map<Row>(a.y + r * C, C) = (xr - m) * s * w + b;
+        if (!a.statistics_given) {
+            a.mean[r] = xr.sum() / static_cast<Scalar>(C);
+            const Scalar var = (xr - a.mean[r]).square().sum() / static_cast<Scalar>(C);
+            a.rstd[r] = Scalar(1) / std::sqrt(var + a.eps);
+        }
+        Eigen::Map<Row>(a.y + r * C, C) = (xr - a.mean[r]) * a.rstd[r] * w + b;
     }
 }
 

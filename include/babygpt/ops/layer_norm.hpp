@@ -57,8 +57,10 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
                   to_string(weight.shape()), " and ", to_string(bias.shape()));
     if (ReferenceMode::is_enabled()) return detail::layer_norm_reference(x, weight, bias, eps);
     profiler::Scope profile("layer_norm");
-    // y (..., C) and each row's statistics, (2, rows): its mean, then its rstd
-    const auto normalise = [x, weight, bias, eps, rows, C](Tensor<T>& y, Tensor<T>& row_stats) {
+    Tensor<T> y = Tensor<T>::empty(x.shape());           // (..., C)
+    Tensor<T> row_stats = Tensor<T>::empty({2, rows});   // (2, rows): each row's mean, then its rstd
+    // Writes y into `out` (..., C); the statistics into row_stats, or, given, from there.
+    const auto normalise = [x, weight, bias, row_stats, eps, rows, C](T* out, bool statistics_given) {
         kernels::LayerNormForward<T> forward;
         forward.rows = rows;
         forward.C = C;
@@ -66,14 +68,13 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
         forward.weight = weight.data();
         forward.bias = bias.data();
         forward.eps = static_cast<T>(eps);
-        forward.y = y.data();
+        forward.y = out;
         forward.mean = row_stats.data();
         forward.rstd = row_stats.data() + rows;
+        forward.statistics_given = statistics_given;
         kernels::layer_norm_forward(forward);
     };
-    Tensor<T> y = Tensor<T>::empty(x.shape());
-    Tensor<T> row_stats = Tensor<T>::empty({2, rows});
-    normalise(y, row_stats);
+    normalise(y.data(), false);
 
     record(y, "layer_norm", {x, weight, bias}, [x, weight, bias, row_stats, rows, C](const Tensor<T>& g) {
         Eigen::Array<T, 2, Eigen::Dynamic, Eigen::RowMajor> sums(2, C);  // (2, C): dweight, then dbias
@@ -97,11 +98,10 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
         if (bias.requires_grad()) bias.add_to_grad(1, C, sums.row(1));
     });
     // y is as wide as x, which backward keeps anyway: the graph need not keep y too (the same kernel on
-    // the same x gives the same values, bit for bit).
-    recompute_on_demand(y, [normalise, shape = x.shape(), rows] {
+    // the same x and statistics gives the same values, bit for bit).
+    recompute_on_demand(y, [normalise, shape = x.shape()] {
         Tensor<T> again = Tensor<T>::empty(shape);
-        Tensor<T> scratch = Tensor<T>::empty({2, rows});
-        normalise(again, scratch);
+        normalise(again.data(), true);
         return again;
     });
     return y;
