@@ -5,6 +5,7 @@
 //   - the time split by phase (forward, backward, optimizer) and by op family,
 //   - model FLOP/s against a plain GEMM (Eigen, or OpenBLAS behind it) measured in the same run (model FLOPs utilisation),
 //   - generation throughput (new tokens/s for --generate tokens from a one-character prompt),
+//   - with --dtype bf16, training with the linear layers' products in bf16 (bf16_products.hpp),
 //   - peak resident memory while training (with --checkpointing 1, of GPT::activation_checkpointing),
 //     and with --memory 1 the tensor memory held at the peak of the
 //     timed steps by the op that allocated it (babygpt/memory_budget.hpp).
@@ -46,6 +47,7 @@ struct Options {
     bool per_op = false;  // --per-op 1: also list each op's forward and backward time per step
     bool memory = false;  // --memory 1: also list the tensor memory at the peak, by the op that allocated it
     bool checkpointing = false;  // --checkpointing 1: GPT::activation_checkpointing (each block recomputed)
+    std::string dtype = "fp32";  // --dtype bf16: the linear layers' products in bf16 while training
 };
 
 Options parse(int argc, char** argv) {
@@ -66,11 +68,13 @@ Options parse(int argc, char** argv) {
         else if (flag == "--per-op") o.per_op = std::atoi(value) != 0;
         else if (flag == "--memory") o.memory = std::atoi(value) != 0;
         else if (flag == "--checkpointing") o.checkpointing = std::atoi(value) != 0;
+        else if (flag == "--dtype") o.dtype = value;
         else detail::throw_error("unknown option ", flag,
                                  "; options: --data --preset --threads --steps --warmup --generate --batch-size "
-                                 "--block-size --seed --per-op --memory --checkpointing");
+                                 "--block-size --seed --per-op --memory --checkpointing --dtype");
     }
     BABYGPT_CHECK(!o.data.empty(), "--data FILE is required");
+    BABYGPT_CHECK(o.dtype == "fp32" || o.dtype == "bf16", "--dtype ", o.dtype, ": expected fp32 or bf16");
     BABYGPT_CHECK(o.preset == "v9" || o.preset == "v11", "unknown preset '", o.preset, "'; choose v9 or v11");
     return o;
 }
@@ -165,6 +169,7 @@ int main(int argc, char** argv) try {
     optim::AdamW<float> optimizer(model.parameters(), adamw);
 
     double forward_s = 0, backward_s = 0, optimizer_s = 0;
+    Bf16Products::set_enabled(o.dtype == "bf16");  // throws, saying why, where bf16 products cannot run
     for (std::int64_t step = 0; step < warmup + steps; ++step) {
         if (step == warmup) {
             profiler::enable(true);
@@ -187,6 +192,7 @@ int main(int argc, char** argv) try {
         }
     }
     profiler::enable(false);
+    Bf16Products::set_enabled(false);  // generation below in float32
     const memory_budget::Snapshot budget = memory_budget::at_peak();
     memory_budget::enable(false);
     const double rss_mb = peak_rss_mb();
@@ -212,7 +218,8 @@ int main(int argc, char** argv) try {
     std::printf("babygpt %s: preset %s, %s, %lld parameters, batch %lld x %lld, %d thread(s)\n", version,
                 o.preset.c_str(), o.data.c_str(), static_cast<long long>(model.parameter_count()),
                 static_cast<long long>(B), static_cast<long long>(config.block_size), o.threads);
-    std::printf("matrix products: %s\n", gemm_backend().c_str());
+    std::printf("matrix products: %s%s\n", gemm_backend().c_str(),
+                o.dtype == "bf16" ? "; training's linear layers: bf16 operands on oneDNN" : "");
     std::printf("training: %lld steps after %lld warm-up: %.0f tokens/s\n", static_cast<long long>(steps),
                 static_cast<long long>(warmup), tokens_per_sec);
     std::printf("  by phase: forward %.1f%%, backward %.1f%%, optimizer %.1f%%\n", 100 * forward_s / total_s,

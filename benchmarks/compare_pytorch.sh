@@ -14,7 +14,8 @@
 #          preset's steps and every evaluation, no sampling; it times each whole process and prints the
 #          medians of the wall times and their ratio. --baseline TRAINER adds another babygpt trainer
 #          binary (say, one built from an earlier commit) to the same alternation, for a before/after
-#          comparison in the same run.
+#          comparison in the same run. --dtype fp32|bf16 (fp32): babygpt's --dtype (bf16: the linear
+#          layers' products in bf16, include/babygpt/bf16_products.hpp); PyTorch always trains in float32.
 # PyTorch gets its best GEMM: Debian's torch calls whatever libblas.so.3 is installed, so install OpenBLAS
 # (apt-get install libopenblas0-pthread; the reference BLAS is ~50x slower). babygpt, built with
 # BABYGPT_BLAS (the default), hands its products to the same OpenBLAS. OPENBLAS_CORETYPE and
@@ -23,7 +24,7 @@
 # to --threads, since torch.set_num_threads does not reach OpenBLAS's own thread pool.
 set -euo pipefail
 
-data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build protocol=throughput baseline=""
+data="" preset=v9 threads=1 repeats=3 steps="" generate=500 build=build protocol=throughput baseline="" dtype=fp32
 while [ $# -gt 0 ]; do
     case "$1" in
         --data) data=$2 ;;
@@ -35,11 +36,15 @@ while [ $# -gt 0 ]; do
         --build) build=$2 ;;
         --protocol) protocol=$2 ;;
         --baseline) baseline=$2 ;;
+        --dtype) dtype=$2 ;;
         *) echo "compare_pytorch.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
     esac
     shift 2
 done
 [ -n "$data" ] || { echo "compare_pytorch.sh: --data FILE is required" >&2; exit 2; }
+case "$dtype" in fp32|bf16) ;; *) echo "compare_pytorch.sh: --dtype must be fp32 or bf16, got $dtype" >&2; exit 2 ;; esac
+dtype_option=()  # only for bf16: a --baseline trainer from before --dtype existed runs as it always did
+[ "$dtype" = fp32 ] || dtype_option=(--dtype "$dtype")
 if [ ! -f "$data" ] && [ "${data#*/}" = "$data" ]; then  # a bare corpus name
     data_dir=${BABYGPT_DATA_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/data/downloads}
     data="$data_dir/${data%.txt}.txt"
@@ -82,7 +87,7 @@ if [ "$protocol" = full ]; then
     [ -z "$baseline" ] || [ -x "$baseline" ] || { echo "compare_pytorch.sh: --baseline $baseline is not an executable trainer" >&2; exit 2; }
     run_trainer() {  # run_trainer BINARY NAME: one whole run of the preset's protocol, printing its wall time
         seconds_of env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$1" train --data "$data" --preset "$preset" \
-            --threads "$threads" --sample-tokens 0 --out "$work/$2/model.safetensors"
+            --threads "$threads" "${dtype_option[@]}" --sample-tokens 0 --out "$work/$2/model.safetensors"
     }
     declare -a b_sec t_sec base_sec
     for r in $(seq 1 "$repeats"); do
@@ -99,7 +104,7 @@ if [ "$protocol" = full ]; then
     done
     bs=$(printf '%s\n' "${b_sec[@]}" | median) ts=$(printf '%s\n' "${t_sec[@]}" | median)
     echo
-    echo "preset $preset, $(basename "$data"), $threads thread(s), the full protocol (every evaluation, no sampling), whole process, medians of $repeats alternating runs"
+    echo "preset $preset, $(basename "$data"), $threads thread(s), babygpt $dtype, the full protocol (every evaluation, no sampling), whole process, medians of $repeats alternating runs"
     printf '%-28s %14s %14s %10s\n' "" babygpt pytorch ratio
     printf '%-28s %14.1f %14.1f %9.2fx\n' "wall time (s)" "$bs" "$ts" "$(awk "BEGIN{print $ts/$bs}")"
     if [ -n "$baseline" ]; then
@@ -114,7 +119,7 @@ fi
 declare -a b_tps b_gen b_rss b_mfu t_tps t_gen t_rss
 for r in $(seq 1 "$repeats"); do
     line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" --data "$data" --preset "$preset" --threads "$threads" --steps "$steps" --warmup "$warmup" \
-        --generate "$generate" | grep '^RESULT')
+        --generate "$generate" --dtype "$dtype" | grep '^RESULT')
     b_tps+=("$(field tokens_per_sec <<<"$line")"); b_gen+=("$(field generate_tokens_per_sec <<<"$line")")
     b_rss+=("$(field peak_rss_mb <<<"$line")"); b_mfu+=("$(field mfu <<<"$line")")
     echo "run $r babygpt: $line"
@@ -129,7 +134,7 @@ done
 m() { printf '%s\n' "$@" | median; }
 bt=$(m "${b_tps[@]}") tt=$(m "${t_tps[@]}") br=$(m "${b_rss[@]}") tr=$(m "${t_rss[@]}") bm=$(m "${b_mfu[@]}")
 echo
-echo "preset $preset, $(basename "$data"), $threads thread(s), $steps timed steps, medians of $repeats alternating runs"
+echo "preset $preset, $(basename "$data"), $threads thread(s), babygpt $dtype, $steps timed steps, medians of $repeats alternating runs"
 printf '%-28s %14s %14s %10s\n' "" babygpt pytorch ratio
 printf '%-28s %14.0f %14.0f %9.2fx\n' "training tokens/s" "$bt" "$tt" "$(awk "BEGIN{print $bt/$tt}")"
 if [ "$generate" -gt 0 ]; then

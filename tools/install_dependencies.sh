@@ -13,6 +13,7 @@ packages=(
     doctest-dev                        # the unit tests
     python3                            # the transcript test and tools/ scripts (PyTorch optional)
     libopenblas-dev                    # faster matrix products for the programs built here (optional)
+    libdnnl-dev                        # bf16 matrix products, the trainer's --dtype bf16 (optional)
     libopenmpi-dev openmpi-bin         # data-parallel training with mpirun, and its tests (optional)
     clang libclang-rt-14-dev libomp-14-dev  # the second compiler, its sanitizers, fuzzer and OpenMP (tests)
 )

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include <babygpt/autograd.hpp>
+#include <babygpt/bf16_products.hpp>
 #include <babygpt/data/batches.hpp>
 #include <babygpt/data/utf8.hpp>
 #include <babygpt/data/vocabulary.hpp>
@@ -230,6 +231,8 @@ int train(TrainRequest request, World& world) {
         if (request.out_path.empty()) request.out_path = request.resume_path;
     }
     validate(s);
+    std::string no_bf16;
+    BABYGPT_CHECK(request.dtype != "bf16" || babygpt::bf16_products_available(&no_bf16), "--dtype bf16: ", no_bf16);
     BABYGPT_CHECK(s.batch_size >= world.size(), "--batch-size ", s.batch_size, " is smaller than the ", world.size(),
                   " processes sharing each batch; pass a --batch-size of at least ", world.size(),
                   " or start fewer processes");
@@ -315,10 +318,11 @@ int train(TrainRequest request, World& world) {
     if (interrupted_anywhere(world)) throw Interrupted{};
 
     const std::string processes = world.size() > 1 ? std::to_string(world.size()) + " processes x " : "";
-    std::printf("babygpt: %s, %lld characters, vocabulary %lld; %.6f M parameters; preset %s; %s%d thread%s%s\n",
+    std::printf("babygpt: %s, %lld characters, vocabulary %lld; %.6f M parameters; preset %s; %s%d thread%s%s%s\n",
                 request.data_path.c_str(), static_cast<long long>(corpus.tokens.size()),
                 static_cast<long long>(corpus.vocabulary.size()), model.parameter_count() / 1e6, s.preset.c_str(),
                 processes.c_str(), s.threads, s.threads == 1 ? "" : "s",
+                request.dtype == "bf16" ? "; bf16 products" : "",
                 resumed ? (", resuming at step " + std::to_string(info.step)).c_str() : "");
     std::fflush(stdout);
 
@@ -339,6 +343,10 @@ int train(TrainRequest request, World& world) {
     auto evaluates = [&](std::int64_t k) { return k % s.eval_interval == 0 || k == s.max_iters - 1; };
 
     // ---- the training loop ----
+    // --dtype bf16: the linear layers' products in bf16 for training and evaluation (bf16_products.hpp);
+    // the weights, and so the checkpoints, stay float32. Sampling below is float32.
+    std::optional<babygpt::Bf16ProductsGuard> bf16_products;
+    if (request.dtype == "bf16") bf16_products.emplace(true);
     const double tokens_per_step = static_cast<double>(s.batch_size * s.block_size);
     const std::int64_t per_pass = sequences_per_pass(s, model.parameter_count());
     // mpirun gives its ranks a terminal of their own even when its output goes to a file: a data-parallel
@@ -463,6 +471,7 @@ int train(TrainRequest request, World& world) {
     std::fflush(stdout);
     if (interrupted_anywhere(world)) return interrupted_exit_code();
 
+    bf16_products.reset();
     if (request.sample_tokens > 0 && world.is_root()) {
         Activity sampling("sampling", "pass a smaller --sample-tokens (or 0)");
         model.eval();

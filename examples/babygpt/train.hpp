@@ -27,6 +27,7 @@ struct TrainRequest {
     std::int64_t sample_tokens = 100;   // new tokens per prompt after training (0: no sample)
     bool log_stats = false;             // --log-stats: block statistics at every evaluation (block_stats.hpp)
     bool activation_checkpointing = false;  // --activation-checkpointing: recompute each block in backward
+    std::string dtype = "fp32";         // --dtype: fp32, or bf16 for the linear layers' products (bf16_products.hpp)
     // Across processes (mpirun), gradients are summed in buckets of this many bytes as backward completes
     // them (gradient_sum.hpp); 0: in one all-reduce after backward. Unset: 4 MB buckets when the processes
     // span several machines, one all-reduce when they share one (measured: README, "Training on several

@@ -10,6 +10,7 @@
 #include "babygpt/autograd.hpp"
 #include "babygpt/activation_checkpoint.hpp"
 #include "babygpt/reference_mode.hpp"
+#include "babygpt/bf16_products.hpp"
 #include "babygpt/ops/elementwise.hpp"
 #include "babygpt/ops/activation.hpp"
 #include "babygpt/ops/matmul.hpp"

@@ -1201,6 +1201,41 @@ test_activation_checkpointing() {
     note "a checkpointed run resumed without the flag continues the same run"
 }
 
+# --dtype bf16 trains with the linear layers' products in bf16: close to the float32 run, not equal to it,
+# float32 checkpoints that resume in either dtype. Where bf16 products cannot run (babygpt built without
+# oneDNN, a CPU without AVX512-BF16), one error line saying why, before anything is written.
+test_dtype() {
+    write_english en.txt
+    local common=(--data en.txt "${TINY[@]}" --eval-interval 20)
+    expect_parse_error fp16 train "${common[@]}" --dtype fp16 --out out/model.safetensors
+    run bf16 train "${common[@]}" --max-iters 60 --dtype bf16 --out bf16/model.safetensors
+    if [ "$RC" -ne 0 ]; then
+        expect_error unavailable "--dtype bf16: " train "${common[@]}" --max-iters 60 --dtype bf16 --out out/model.safetensors
+        grep -qF -- "--dtype fp32" unavailable.err || { show unavailable.err; fail "the error does not name --dtype fp32"; }
+        note "bf16 products are not available in this build or on this CPU; the error says so"
+        return
+    fi
+    run_ok fp32 train "${common[@]}" --max-iters 60 --out fp32/model.safetensors
+    check_step_format bf16.out
+    grep -q '; bf16 products' bf16.out || { show bf16.out; fail "the first line does not say bf16 products are on"; }
+    ! grep -q 'bf16' fp32.out || { show fp32.out; fail "a float32 run mentions bf16"; }
+    [ "$(losses_only fp32.out)" != "$(losses_only bf16.out)" ] || fail "--dtype bf16 printed the float32 losses exactly"
+    # every evaluated loss within 0.05 of the float32 run's, and the loss went down
+    paste <(losses_only fp32.out) <(losses_only bf16.out) | awk '
+        { sub(",", "", $5); sub(",", "", $13); d1 = $5 - $13; d2 = $8 - $16
+          if (d1 < -0.05 || d1 > 0.05 || d2 < -0.05 || d2 > 0.05) { print "differ: " $0; bad = 1 } }
+        END { exit bad }' || { show fp32.out bf16.out; fail "bf16 losses are more than 0.05 from float32's"; }
+    local first last
+    first=$(losses_only bf16.out | head -n 1 | sed 's/.*val loss //')
+    last=$(losses_only bf16.out | tail -n 1 | sed 's/.*val loss //')
+    awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.3) }' || { show bf16.out; fail "bf16 training did not learn"; }
+    note "--dtype bf16: losses within 0.05 of float32 ($(losses_only bf16.out | tail -n 1))"
+    run_ok info info bf16/model.safetensors
+    run_ok rest train --resume bf16/model.safetensors --max-iters 80 --dtype fp32
+    [ "$(printed_steps rest.out | awk '{ print $NF }')" = "79" ] || { show rest.out; fail "the bf16 run did not resume in float32"; }
+    note "a bf16 run's checkpoint resumes in float32"
+}
+
 # ---- main --------------------------------------------------------------------------------------------
 
 if ! declare -F "test_$CASE" >/dev/null; then

@@ -10,16 +10,21 @@
 //                           C also only each row's log-sum-exp, for a loss without a gradient
 //   gemm_into(out, A, B):   out (+)= alpha A B for any shapes, split by rows across the threads
 //
-// Under ReferenceMode (reference_mode.hpp) every product is the general GEMM.
+// Under ReferenceMode (reference_mode.hpp) every product is the general GEMM. Under a Bf16ProductsGuard
+// (bf16_products.hpp) product_nt, product_nn and product_tn of float tensors round their operands to
+// bf16 and run bf16_gemm.hpp's product instead, whatever the shapes.
 //
 // `out` is an Output: a dense row-major matrix map and whether to add to it or overwrite it (a
 // Tensor's grad_target() is one too). The operands are dense row-major matrix maps, as Tensor::matrix()
 // gives them.
 
 #include <cstdint>
+#include <type_traits>
 
 #include <Eigen/Core>
 
+#include "babygpt/bf16_products.hpp"
+#include "babygpt/kernels/bf16_gemm.hpp"
 #include "babygpt/kernels/narrow_gemm.hpp"
 #include "babygpt/kernels/gemm.hpp"
 #include "babygpt/reference_mode.hpp"
@@ -52,6 +57,23 @@ bool use_narrow_kernels(std::int64_t columns) {
     return narrow_product_fits<T>(columns) && !ReferenceMode::is_enabled();
 }
 
+/// Under a Bf16ProductsGuard, and for float: result (+)= alpha A B (A or B transposed as asked) with
+/// bf16 operands, and true. Otherwise false, and nothing done.
+template <typename T>
+bool bf16_product(MatrixMap<T> result, bool accumulate, const MatrixMap<T>& A, bool transpose_a,
+                  const MatrixMap<T>& B, bool transpose_b, T alpha = 1) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!Bf16Products::is_enabled()) return false;
+        auto operand = [](const MatrixMap<T>& m, bool transposed) {
+            return transposed ? DenseOperand{m.data(), m.cols(), m.rows(), true} : DenseOperand{m.data(), m.rows(), m.cols()};
+        };
+        bf16_gemm(result.data(), result.cols(), operand(A, transpose_a), operand(B, transpose_b), accumulate, alpha);
+        return true;
+    } else {
+        return false;
+    }
+}
+
 /// out (+)= alpha lhs rhs with the general GEMM.
 template <typename Out, typename Lhs, typename Rhs, typename T = typename decltype(Out::matrix)::Scalar>
 void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
@@ -63,6 +85,7 @@ void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
 template <typename T, typename Out>
 void product_nt(const Out& out, const MatrixMap<T>& X, const MatrixMap<T>& W) {
     const std::int64_t N = X.rows(), in = X.cols(), out_features = W.rows();
+    if (bf16_product(out.matrix, out.accumulate, X, false, W, true)) return;
     if (use_narrow_kernels<T>(out_features)) {
         // The narrow kernel reads W^T (in, out_features) row by row: one transposed copy.
         const Tensor<T> weight_t = Tensor<T>::empty({in, out_features});  // from the buffer pool
@@ -78,6 +101,7 @@ void product_nt(const Out& out, const MatrixMap<T>& X, const MatrixMap<T>& W) {
 template <typename T, typename Out>
 void product_nn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& W, T alpha = 1) {
     const std::int64_t N = G.rows(), out_features = G.cols(), in = W.cols();
+    if (bf16_product(out.matrix, out.accumulate, G, false, W, false, alpha)) return;
     MatrixMap<T> result = out.matrix;  // a writable copy of the view
     if (use_narrow_kernels<T>(in))
         rows_times_narrow(G.data(), out_features, W.data(), N, out_features, in, result.data(), out.accumulate, alpha);
@@ -89,6 +113,7 @@ void product_nn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& W, T 
 template <typename T, typename Out>
 void product_tn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& X, T alpha = 1) {
     const std::int64_t N = G.rows(), out_features = G.cols(), in = X.cols();
+    if (bf16_product(out.matrix, out.accumulate, G, true, X, false, alpha)) return;
     MatrixMap<T> result = out.matrix;  // a writable copy of the view
     if (use_narrow_kernels<T>(in))
         columns_times_narrow(G.data(), out_features, X.data(), N, out_features, in, result.data(), out.accumulate,

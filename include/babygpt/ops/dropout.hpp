@@ -56,10 +56,16 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
         const bool accumulate = target.accumulate;
         T* gx = target.matrix.data();
         const T* gy = g.data();
-        BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
-        for (std::int64_t i = 0; i < n; ++i) {
-            const T d = mask.keep(static_cast<std::uint64_t>(i)) ? gy[i] * scale : T(0);
-            gx[i] = accumulate ? gx[i] + d : d;
+        // Local copies, and two loops rather than one with the choice inside: the compiler then turns
+        // each loop into SIMD code (with the captures read in place, a write to gx could change them).
+        const detail::DropoutMask keep = mask;
+        const T factor = scale;
+        if (accumulate) {
+            BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
+            for (std::int64_t i = 0; i < n; ++i) gx[i] += keep.keep(static_cast<std::uint64_t>(i)) ? gy[i] * factor : T(0);
+        } else {
+            BABYGPT_OMP(parallel for schedule(static) if (n > 65536))
+            for (std::int64_t i = 0; i < n; ++i) gx[i] = keep.keep(static_cast<std::uint64_t>(i)) ? gy[i] * factor : T(0);
         }
     });
     return y;

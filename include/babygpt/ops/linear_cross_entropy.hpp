@@ -142,6 +142,7 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     if (bias.defined()) inputs.push_back(bias);
     record(loss, "linear_cross_entropy", inputs, [x, weight, bias, D, bias_partials, N, C, V, blocks](const Tensor<T>& g) {
         const T scale = g.item();
+        Bf16ProductsGuard float32_products(false);  // the output layer stays float32, as its forward (bf16_products.hpp)
         const auto G = D.matrix(N, V);  // (N, V) gradient of the mean loss with respect to the logits
         if (x.requires_grad())  // dx += g D W
             kernels::product_nn(x.grad_target(N, C), G, weight.matrix(), scale);
