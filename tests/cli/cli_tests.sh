@@ -1234,6 +1234,14 @@ test_dtype() {
     run_ok rest train --resume bf16/model.safetensors --max-iters 80 --dtype fp32
     [ "$(printed_steps rest.out | awk '{ print $NF }')" = "79" ] || { show rest.out; fail "the bf16 run did not resume in float32"; }
     note "a bf16 run's checkpoint resumes in float32"
+    # big enough products for oneDNN to split them across threads: the same losses with 1 and 2
+    local wide=(--data en.txt --batch-size 16 --block-size 64 --n-embed 128 --n-head 4 --n-layer 2 --eval-iters 2
+        --max-iters 10 --eval-interval 3 --sample-tokens 0 --dtype bf16)
+    run_ok one_thread train "${wide[@]}" --threads 1 --out one/model.safetensors
+    run_ok two_threads train "${wide[@]}" --threads 2 --out two/model.safetensors
+    [ "$(losses_only one_thread.out)" = "$(losses_only two_threads.out)" ] ||
+        { show one_thread.out two_threads.out; fail "--dtype bf16 gave different losses with 1 and 2 threads"; }
+    note "--dtype bf16: the same losses with 1 and 2 threads ($(losses_only two_threads.out | tail -n 1))"
 }
 
 # ---- main --------------------------------------------------------------------------------------------
