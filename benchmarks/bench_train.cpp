@@ -107,6 +107,25 @@ double step_flops(const GPTConfig& c, std::int64_t B) {
     return 3 * forward;
 }
 
+/// Seconds to read every parameter once on one thread (the sum of all their values; best of 5 after a
+/// warm-up): the least time a generated token can take in float32, since each token multiplies by
+/// every weight. Once the weights outgrow the last-level cache, this is a memory-bandwidth bound.
+double read_parameters_seconds(GPT<float>& model) {
+    float sink = 0;
+    auto read_all = [&] {
+        for (const Tensorf& p : model.parameters()) sink += p.array().sum();
+    };
+    read_all();
+    double best = 1e30;
+    for (int r = 0; r < 5; ++r) {
+        const auto start = Clock::now();
+        read_all();
+        best = std::min(best, seconds_since(start));
+    }
+    if (sink == 12345.678f) std::printf(" ");  // keeps the sums from being optimised away
+    return best;
+}
+
 double peak_rss_mb() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -206,8 +225,9 @@ int main(int argc, char** argv) try {
         if (op != "activation_checkpoint") families[family(op)] += s;
     families["optimizer"] = optimizer_s;
 
-    double generate_tps = 0;
+    double generate_tps = 0, read_weights_s = 0;
     if (o.generate > 0) {
+        read_weights_s = read_parameters_seconds(model);
         model.eval();
         Generator sample_gen(o.seed);
         const auto start = Clock::now();
@@ -246,7 +266,11 @@ int main(int argc, char** argv) try {
         std::sort(kinds.rbegin(), kinds.rend());
         for (const auto& [bytes, kind] : kinds) std::printf("    %-32s %8.1f\n", kind.c_str(), bytes / 1e6);
     }
-    if (o.generate > 0) std::printf("generation: %lld new tokens at %.1f tokens/s\n", static_cast<long long>(o.generate), generate_tps);
+    if (o.generate > 0)
+        std::printf("generation: %lld new tokens at %.1f tokens/s; reading the %.1f MB of weights once takes %.2f ms on "
+                    "one thread, at most %.1f tokens/s\n", static_cast<long long>(o.generate), generate_tps,
+                    static_cast<double>(model.parameter_count()) * sizeof(float) / 1e6, read_weights_s * 1e3,
+                    1.0 / read_weights_s);
     std::printf("RESULT tokens_per_sec=%.2f forward_s=%.4f backward_s=%.4f optimizer_s=%.4f model_gflops=%.2f "
                 "gemm_gflops=%.2f mfu=%.3f peak_rss_mb=%.1f generate_tokens_per_sec=%.2f\n",
                 tokens_per_sec, forward_s, backward_s, optimizer_s, model_gflops, gemm_gflops,

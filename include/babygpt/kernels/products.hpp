@@ -1,7 +1,8 @@
 #pragma once
 // The matrix products of a linear layer, each named after what it computes, with the choice of kernel
 // inside: the narrow kernels of narrow_gemm.hpp when the result is one, two or four SIMD packets wide
-// (the v9 model's C = 32), else one general GEMM split by rows across the threads (gemm.hpp).
+// (the v9 model's C = 32), few_rows.hpp's dot products for the few rows of generation, else one general
+// GEMM split by rows across the threads (gemm.hpp).
 //
 //   product_nt(out, X, W):  out (N, out) (+)= X (N, in) W^T      a layer's forward, W (out, in)
 //   product_nn(out, G, W):  out (N, in)  (+)= alpha G (N, out) W   the input's gradient
@@ -25,6 +26,7 @@
 
 #include "babygpt/bf16_products.hpp"
 #include "babygpt/kernels/bf16_gemm.hpp"
+#include "babygpt/kernels/few_rows.hpp"
 #include "babygpt/kernels/narrow_gemm.hpp"
 #include "babygpt/kernels/gemm.hpp"
 #include "babygpt/reference_mode.hpp"
@@ -92,6 +94,9 @@ void product_nt(const Out& out, const MatrixMap<T>& X, const MatrixMap<T>& W) {
         MatrixMap<T> result = out.matrix;  // a writable copy of the view
         transpose_padded(W.data(), out_features, in, weight_t.data(), out_features);
         rows_times_narrow(X.data(), in, weight_t.data(), N, in, out_features, result.data(), out.accumulate);
+    } else if (N <= kFewRows && !ReferenceMode::is_enabled()) {
+        MatrixMap<T> result = out.matrix;  // a writable copy of the view
+        few_rows_times_transposed(X.data(), N, in, W.data(), out_features, result.data(), out.accumulate);
     } else {
         gemm_into(out, X, W.transpose());
     }
