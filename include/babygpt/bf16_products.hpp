@@ -30,7 +30,7 @@ namespace babygpt {
 
 /// Whether bf16 products can run here; when not, `why_not` (if given) says what is missing.
 inline bool bf16_products_available(std::string* why_not = nullptr) {
-    const std::string reason = kernels::bf16_gemm_unavailable_reason();
+    const std::string& reason = kernels::bf16_gemm_unavailable_reason();
     if (why_not) *why_not = reason;
     return reason.empty();
 }

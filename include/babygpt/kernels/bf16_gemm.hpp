@@ -17,6 +17,7 @@
 #include "babygpt/parallel.hpp"
 
 #ifdef BABYGPT_ONEDNN
+#include <array>
 #include <map>
 #include <tuple>
 
@@ -70,18 +71,22 @@ inline void convert_transposed_to_bf16(const float* src, std::int64_t rows, std:
                     dst[r * cols + c] = to_bf16(src[c * rows + r]);
 }
 
-/// Empty when bf16_gemm can run here; otherwise what is missing, and how to get it.
-inline std::string bf16_gemm_unavailable_reason() {
+/// Empty when bf16_gemm can run here; otherwise what is missing, and how to get it. Found out once.
+inline const std::string& bf16_gemm_unavailable_reason() {
+    static const std::string reason = [] {
 #ifdef BABYGPT_ONEDNN
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    const auto bf16_isa = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-    if ((isa & bf16_isa) != bf16_isa)
-        return "this CPU has no bf16 multiply-add instructions (AVX512-BF16); train in float32 (--dtype fp32)";
-    return {};
+        const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+        const auto bf16_isa = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+        if ((isa & bf16_isa) != bf16_isa)
+            return std::string("this CPU has no bf16 multiply-add instructions (AVX512-BF16); train in float32 "
+                               "(--dtype fp32)");
+        return std::string();
 #else
-    return "babygpt was built without oneDNN; install libdnnl-dev and build again (CMake then defines "
-           "BABYGPT_ONEDNN), or train in float32 (--dtype fp32)";
+        return std::string("babygpt was built without oneDNN; install libdnnl-dev and build again (CMake then "
+                           "defines BABYGPT_ONEDNN), or train in float32 (--dtype fp32)");
 #endif
+    }();
+    return reason;
 }
 
 #ifdef BABYGPT_ONEDNN
@@ -89,34 +94,37 @@ inline std::string bf16_gemm_unavailable_reason() {
 namespace detail {
 
 /// oneDNN's matmul C (M x N, f32, row-major, leading dimension ldc) (+)= alpha A (M x K) B (K x N),
-/// A and B bf16, each row-major or the transpose of a row-major matrix. A primitive is built once per shape and kept (per thread: oneDNN's
-/// streams are not shared between threads).
+/// A and B bf16, B row-major and A row-major or the transpose of a row-major matrix. A primitive is built
+/// once per shape and kept (per thread: oneDNN's streams are not shared between threads).
 class OneDnnBf16Matmul {
 public:
     static void run(float* C, std::int64_t ldc, const std::uint16_t* A, bool transpose_a, const std::uint16_t* B,
-                    bool transpose_b, std::int64_t M, std::int64_t N, std::int64_t K, bool accumulate, float alpha) {
+                    std::int64_t M, std::int64_t N, std::int64_t K, bool accumulate, float alpha) {
         thread_local OneDnnBf16Matmul self;
-        self.execute(C, ldc, A, transpose_a, B, transpose_b, M, N, K, accumulate, alpha);
+        self.execute(C, ldc, A, transpose_a, B, M, N, K, accumulate, alpha);
     }
 
 private:
-    using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, bool, bool, float>;
+    using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, bool, float>;
     using dt = dnnl::memory::data_type;
 
     dnnl::engine engine_{dnnl::engine::kind::cpu, 0};
     dnnl::stream stream_{engine_};
-    std::map<Key, dnnl::matmul::primitive_desc> primitives_;
     std::map<Key, dnnl::matmul> matmuls_;
 
+    /// The operands' layouts, in elements: a transposed A steps 1 down a row.
+    static std::array<dnnl::memory::desc, 3> layouts(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t ldc,
+                                                     bool transpose_a) {
+        return {dnnl::memory::desc({M, K}, dt::bf16, transpose_a ? dnnl::memory::dims{1, M} : dnnl::memory::dims{K, 1}),
+                dnnl::memory::desc({K, N}, dt::bf16, {N, 1}), dnnl::memory::desc({M, N}, dt::f32, {ldc, 1})};
+    }
+
     void execute(float* C, std::int64_t ldc, const std::uint16_t* A, bool transpose_a, const std::uint16_t* B,
-                 bool transpose_b, std::int64_t M, std::int64_t N, std::int64_t K, bool accumulate, float alpha) {
-        const Key key{M, N, K, ldc, transpose_a, transpose_b, accumulate, alpha};
+                 std::int64_t M, std::int64_t N, std::int64_t K, bool accumulate, float alpha) {
+        const auto [a_layout, b_layout, c_layout] = layouts(M, N, K, ldc, transpose_a);
+        const Key key{M, N, K, ldc, transpose_a, accumulate, alpha};
         auto found = matmuls_.find(key);
         if (found == matmuls_.end()) {
-            // Strides (row, column) in elements: a transposed operand steps 1 down a row.
-            const dnnl::memory::desc a({M, K}, dt::bf16, transpose_a ? dnnl::memory::dims{1, M} : dnnl::memory::dims{K, 1}),
-                b({K, N}, dt::bf16, transpose_b ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1}),
-                c({M, N}, dt::f32, {ldc, 1});
             dnnl::primitive_attr attr;
             if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
             if (accumulate) {  // C = alpha A B + C
@@ -124,14 +132,12 @@ private:
                 sum.append_sum(1.0f);
                 attr.set_post_ops(sum);
             }
-            const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
-            primitives_.emplace(key, pd);
+            const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_layout, b_layout, c_layout), attr, engine_);
             found = matmuls_.emplace(key, dnnl::matmul(pd)).first;
         }
-        const dnnl::matmul::primitive_desc& pd = primitives_.at(key);
-        dnnl::memory a(pd.src_desc(), engine_, const_cast<std::uint16_t*>(A));
-        dnnl::memory b(pd.weights_desc(), engine_, const_cast<std::uint16_t*>(B));
-        dnnl::memory c(pd.dst_desc(), engine_, C);
+        dnnl::memory a(a_layout, engine_, const_cast<std::uint16_t*>(A));
+        dnnl::memory b(b_layout, engine_, const_cast<std::uint16_t*>(B));
+        dnnl::memory c(c_layout, engine_, C);
         found->second.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
         stream_.wait();
     }
@@ -140,8 +146,8 @@ private:
 }  // namespace detail
 
 /// C (M x N, row-major, leading dimension ldc) (+)= alpha A B with A (M x K) and B (K x N) rounded to
-/// bf16 and float32 sums. Both operands are rounded into scratch buffers first, in their own layout
-/// (kept per thread, grown as needed); oneDNN then runs the product on the OpenMP threads.
+/// bf16 and float32 sums. Both operands are rounded into scratch buffers first (kept per thread, grown
+/// as needed), A in its own layout and B row-major; oneDNN then runs the product on the OpenMP threads.
 inline void bf16_gemm(float* C, std::int64_t ldc, const DenseOperand& A, const DenseOperand& B, bool accumulate,
                       float alpha = 1) {
     BABYGPT_CHECK(A.cols == B.rows, "bf16_gemm: A is ", A.rows, " x ", A.cols, " and B ", B.rows, " x ", B.cols,
@@ -160,7 +166,7 @@ inline void bf16_gemm(float* C, std::int64_t ldc, const DenseOperand& A, const D
     // forward shapes); a transposed B is a weight W^T, small, so it is transposed while it is rounded.
     if (B.transposed) convert_transposed_to_bf16(B.data, B.rows, B.cols, b_bf16.data());
     else convert_to_bf16(B.data, B.rows * B.cols, b_bf16.data());
-    detail::OneDnnBf16Matmul::run(C, ldc, a_bf16.data(), A.transposed, b_bf16.data(), false, A.rows, B.cols, A.cols,
+    detail::OneDnnBf16Matmul::run(C, ldc, a_bf16.data(), A.transposed, b_bf16.data(), A.rows, B.cols, A.cols,
                                   accumulate, alpha);
 }
 
