@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -91,20 +92,25 @@ void check_narrow_times_wide() {
                 CAPTURE(M);
                 CAPTURE(V);
                 const Matrix<T> X = random_matrix<T>(M, C, rng), B = random_matrix<T>(V, C, rng);
-                const std::int64_t padded = babygpt::kernels::padded_columns<T>(V);
-                Matrix<T> Bt = random_matrix<T>(C, padded, rng);  // garbage the transpose must overwrite
-                babygpt::kernels::transpose_padded(B.data(), V, C, Bt.data(), padded);
-                CHECK(Bt.leftCols(V) == B.transpose());
-                CHECK(Bt.rightCols(padded - V).isZero(0));
+                // W^T in panels of W columns: panel p (C, W) holds columns p W .. p W + W - 1, zeros past V.
+                const std::int64_t panel_count = babygpt::kernels::wide_panel_count<T>(V);
+                CHECK(panel_count == (V + W - 1) / W);
+                Matrix<T> panels = random_matrix<T>(panel_count * C, W, rng);  // garbage wide_panels must overwrite
+                babygpt::kernels::wide_panels(B.data(), V, C, panels.data());
+                for (std::int64_t p = 0; p < panel_count; ++p) {
+                    const std::int64_t width = std::min(W, V - p * W);
+                    CHECK(panels.block(p * C, 0, C, width) == B.middleRows(p * W, width).transpose());
+                    CHECK(panels.block(p * C, width, C, W - width).isZero(0));
+                }
                 const Matrix<T> bias = random_matrix<T>(1, V, rng);  // exactly V values: no padding needed
                 // The output is a block of a wider matrix (rows V + 4 apart); the extra columns stay untouched.
                 Matrix<T> out = Matrix<T>::Constant(M, V + 4, T(7));
-                babygpt::kernels::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, bias.data(), out.data(), V + 4);
+                babygpt::kernels::narrow_times_wide(X.data(), M, C, panels.data(), V, bias.data(), out.data(), V + 4);
                 Matrix<T> expected = X * B.transpose();
                 expected.rowwise() += bias.leftCols(V).row(0);
                 CHECK((out.leftCols(V) - expected).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
                 CHECK((out.rightCols(4).array() == T(7)).all());
-                babygpt::kernels::narrow_times_wide(X.data(), M, C, Bt.data(), padded, V, static_cast<const T*>(nullptr),
+                babygpt::kernels::narrow_times_wide(X.data(), M, C, panels.data(), V, static_cast<const T*>(nullptr),
                                                    out.data(), V + 4);
                 CHECK((out.leftCols(V) - X * B.transpose()).cwiseAbs().maxCoeff() < narrow_tolerance<T>());
             }

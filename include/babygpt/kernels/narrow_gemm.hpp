@@ -1,14 +1,16 @@
 #pragma once
 // Matrix products with one narrow side: the language-model head, where one dimension is the embedding
 // width C (32 in the v9 model) and another the vocabulary V (6,100 for the Chinese corpus):
-//   narrow_times_wide:     out (M, V) = X (M, C) Bt (C, V) + bias     logits = x W^T + b, Bt = W^T
+//   narrow_times_wide:     out (M, V) = X (M, C) W^T + bias           logits = x W^T + b, W (V, C)
 //   rows_times_narrow:     out (M, C) = A (M, K) B (K, C)             dx = D W
 //   columns_times_narrow:  out (K, C) = A (M, K)^T X (M, C)           dW = D^T x
-//   narrow_times_wide_logsumexp: lse (M) = logsumexp of each row of X Bt + bias, the product never stored
+//   narrow_times_wide_logsumexp: lse (M) = logsumexp of each row of X W^T + bias, the product never stored
 // A general GEMM first copies ("packs") both operands into its own layout; with a narrow side, packing
 // the wide operand is a large part of the work. These kernels skip it: each keeps a tile of R rows x C
 // columns of the result in SIMD registers (Eigen's packets) while its loop runs along the long dimension,
-// reading the operands where they lie (narrow_tile). docs/performance.md has their measured gain.
+// reading the operands where they lie (narrow_tile). The one exception is W in x W^T, whose columns the
+// tiles need as packets: it is transposed once per product into panels (wide_panels), one for each
+// column tile. docs/performance.md has their measured gain.
 //
 // Every element of the result is one dot product, summed in index order by one thread, so the result
 // does not depend on the thread count. The kernels serve C of 1, 2 or 4 packets (narrow_product_fits);
@@ -57,29 +59,36 @@ void narrow_tile(const T* a, std::int64_t a_row, std::int64_t a_step, const T* b
     using Eigen::internal::padd, Eigen::internal::pmadd, Eigen::internal::pmul, Eigen::internal::ploadu,
         Eigen::internal::pset1, Eigen::internal::pstoreu;
     constexpr int P = kPacketSize<T>;
+    // The loops over r and c are unrolled (the pragmas) so that the compiler keeps the whole tile in
+    // registers; otherwise GCC moves it through the stack before and after the loop over s, which costs
+    // as much as the loop itself when s runs only C = 32 steps (narrow_times_wide).
+    Packet<T> start[CP];
+#pragma GCC unroll 16
+    for (int c = 0; c < CP; ++c) start[c] = init ? ploadu<Packet<T>>(init + c * P) : pset1<Packet<T>>(T(0));
     Packet<T> acc[R][CP];
-    for (int c = 0; c < CP; ++c) {
-        const Packet<T> start = init ? ploadu<Packet<T>>(init + c * P) : pset1<Packet<T>>(T(0));
-        for (int r = 0; r < R; ++r) acc[r][c] = start;
-    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int c = 0; c < CP; ++c) acc[r][c] = start[c];
     for (std::int64_t s = 0; s < steps; ++s) {
         Packet<T> b_packets[CP];
+#pragma GCC unroll 16
         for (int c = 0; c < CP; ++c) b_packets[c] = ploadu<Packet<T>>(b + s * b_step + c * P);
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
             const Packet<T> a_broadcast = pset1<Packet<T>>(a[r * a_row + s * a_step]);
+#pragma GCC unroll 16
             for (int c = 0; c < CP; ++c) acc[r][c] = pmadd(a_broadcast, b_packets[c], acc[r][c]);
         }
     }
-    if (alpha != T(1)) {
-        const Packet<T> scale = pset1<Packet<T>>(alpha);
-        for (auto& row : acc)
-            for (auto& packet : row) packet = pmul(scale, packet);
-    }
+    const Packet<T> scale = pset1<Packet<T>>(alpha);
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int c = 0; c < CP; ++c) {
             T* dst = out + r * ld_out + c * P;
-            if (accumulate) pstoreu(dst, padd(ploadu<Packet<T>>(dst), acc[r][c]));
-            else pstoreu(dst, acc[r][c]);
+            const Packet<T> result = alpha == T(1) ? acc[r][c] : pmul(scale, acc[r][c]);
+            pstoreu(dst, accumulate ? padd(ploadu<Packet<T>>(dst), result) : result);
         }
 }
 
@@ -138,8 +147,7 @@ void columns_times_narrow(const T* A, std::int64_t lda, const T* X, std::int64_t
     });
 }
 
-/// out (C, ld_out) = B^T for B (K, C) dense, zeros in columns K .. ld_out - 1: the layout narrow_times_wide
-/// reads. When C is a multiple of the packet size P, in (P, P) blocks transposed in registers (Eigen's
+/// out (C, ld_out) = B^T for B (K, C) dense, zeros in columns K .. ld_out - 1. When C is a multiple of the packet size P, in (P, P) blocks transposed in registers (Eigen's
 /// ptranspose); the rows left over, and other C, element by element.
 template <typename T>
 void transpose_padded(const T* B, std::int64_t K, std::int64_t C, T* out, std::int64_t ld_out) {
@@ -174,10 +182,21 @@ void transpose_padded(const T* B, std::int64_t K, std::int64_t C, T* out, std::i
 template <typename T>
 inline constexpr int kWideTileColumns = 2 * kPacketSize<T>;
 
-/// V rounded up to whole column tiles: the row stride of the Bt that narrow_times_wide reads.
+/// The number of column tiles, or panels, of a (., V) product.
 template <typename T>
-constexpr std::int64_t padded_columns(std::int64_t V) {
-    return (V + kWideTileColumns<T> - 1) / kWideTileColumns<T> * kWideTileColumns<T>;
+constexpr std::int64_t wide_panel_count(std::int64_t V) {
+    return (V + kWideTileColumns<T> - 1) / kWideTileColumns<T>;
+}
+
+/// panels (wide_panel_count(V), C, W) = B^T for B (V, C) dense, cut into panels of W = kWideTileColumns
+/// columns, each panel (C, W) contiguous, zeros past column V in the last: the layout narrow_times_wide
+/// reads. A tile's operand is then one 4 KB block (C = 32, float) read front to back, where rows of one
+/// long B^T would be C strides of V floats apart (a page each): 25-30% faster at V = 6,100.
+template <typename T>
+void wide_panels(const T* B, std::int64_t V, std::int64_t C, T* panels) {
+    constexpr std::int64_t W = kWideTileColumns<T>;
+    for (std::int64_t p = 0; p < wide_panel_count<T>(V); ++p)
+        transpose_padded(B + p * W * C, std::min(W, V - p * W), C, panels + p * C * W, W);
 }
 
 /// Calls tile(v0, width, init) for the column tiles of a (., V) product, kWideTileColumns<T> columns each
@@ -194,35 +213,35 @@ void for_column_tiles(std::int64_t V, const T* bias, Tile&& tile) {
     }
 }
 
-/// out (M, V) = X (M, C) Bt (C, V) + bias, single-threaded (callers split M). X is dense (rows C apart),
-/// out's rows are ld_out apart. Bt's rows are ldb = padded_columns<T>(V) apart, with zeros in the
-/// padding (transpose_padded writes it so); bias (V) may be null. Any C.
+/// out (M, V) = X (M, C) B^T + bias, single-threaded (callers split M), with B^T as wide_panels lays it
+/// out. X is dense (rows C apart), out's rows are ld_out apart; bias (V) may be null. Any C.
 template <typename T>
-void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* Bt, std::int64_t ldb, std::int64_t V,
-                       const T* bias, T* out, std::int64_t ld_out) {
+void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* panels, std::int64_t V, const T* bias,
+                       T* out, std::int64_t ld_out) {
     constexpr int VP = 2, W = kWideTileColumns<T>;
-    // Column tiles outermost: the tile's (C, W) panel of Bt stays in L1 while every row passes.
+    // Column tiles outermost: the tile's (C, W) panel stays in L1 while every row passes.
     for_column_tiles<T>(V, bias, [&](std::int64_t v0, std::int64_t width, const T* init) {
+        const T* panel = panels + v0 * C;  // panel v0 / W, (C, W)
         for_row_tiles<VP>(M, 0, [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1, columns v0 .. v0 + W - 1
             constexpr int RR = decltype(rows)::value;
-            if (width == W) return narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, out + i * ld_out + v0,
+            if (width == W) return narrow_tile<RR, VP>(X + i * C, C, 1, panel, W, C, init, out + i * ld_out + v0,
                                                        ld_out, false, T(1));
             T scratch[RR][W];  // the partial column tile goes through a whole one
-            narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, &scratch[0][0], W, false, T(1));
+            narrow_tile<RR, VP>(X + i * C, C, 1, panel, W, C, init, &scratch[0][0], W, false, T(1));
             for (int r = 0; r < RR; ++r) std::copy_n(scratch[r], width, out + (i + r) * ld_out + v0);
         });
     });
 }
 
-/// lse (M) = the log-sum-exp of each row of X (M, C) Bt (C, V) + bias, without ever writing that (M, V)
+/// lse (M) = the log-sum-exp of each row of X (M, C) W^T + bias, without ever writing that (M, V)
 /// product: all an evaluation needs of the logits (with each row's target logit, one dot product).
 /// Operands as narrow_times_wide. Each row keeps a running maximum m and one SIMD packet of partial sums
 /// of exp(logit - m); a tile whose largest logit exceeds m first rescales the sums by exp(m_old - m_new)
 /// (the "online softmax"), so the logits of a tile are used while still in registers and L1, and
 /// nothing V wide goes through memory. At the end lse = m + log(sum of the packet's lanes).
 template <typename T>
-void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, const T* Bt, std::int64_t ldb,
-                                 std::int64_t V, const T* bias, T* lse) {
+void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, const T* panels, std::int64_t V,
+                                 const T* bias, T* lse) {
     using Eigen::internal::padd, Eigen::internal::pexp, Eigen::internal::pmax, Eigen::internal::pmul,
         Eigen::internal::ploadu, Eigen::internal::predux, Eigen::internal::predux_max, Eigen::internal::pset1,
         Eigen::internal::pstoreu, Eigen::internal::psub;
@@ -245,12 +264,13 @@ void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, con
         const Packet<T> shift = pset1<Packet<T>>(m);
         pstoreu(sum, padd(s, padd(pexp(psub(x0, shift)), pexp(psub(x1, shift)))));
     };
-    // Column tiles outermost, as in narrow_times_wide: the tile's (C, W) panel of Bt stays in L1.
+    // Column tiles outermost, as in narrow_times_wide: the tile's (C, W) panel stays in L1.
     for_column_tiles<T>(V, bias, [&](std::int64_t v0, std::int64_t width, const T* init) {
+        const T* panel = panels + v0 * C;  // panel v0 / W, (C, W)
         for_row_tiles<VP>(M, 0, [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1
             constexpr int RR = decltype(rows)::value;
             T tile[RR][W];  // (RR, W) logits, on the stack
-            narrow_tile<RR, VP>(X + i * C, C, 1, Bt + v0, ldb, C, init, &tile[0][0], W, false, T(1));
+            narrow_tile<RR, VP>(X + i * C, C, 1, panel, W, C, init, &tile[0][0], W, false, T(1));
             for (int r = 0; r < RR; ++r) {
                 std::fill(tile[r] + width, tile[r] + W, minus_infinity);
                 fold(tile[r], i + r);

@@ -128,9 +128,9 @@ void product_tn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& X, T 
 }
 
 /// logits = X W^T + b for blocks of rows X, with W (V, C) the output layer of a language model: V wide
-/// (the vocabulary), C possibly narrow. For a narrow C, W^T is copied once, padded to whole tiles, and
-/// every block goes through narrow_times_wide, which does not pack the wide operand; otherwise Eigen's
-/// product, on the calling thread (the caller runs blocks in parallel).
+/// (the vocabulary), C possibly narrow. For a narrow C, W^T is laid out once in panels (wide_panels) and
+/// every block goes through narrow_times_wide; otherwise Eigen's product, on the calling thread (the
+/// caller runs blocks in parallel).
 template <typename T>
 class LogitsProduct {
 public:
@@ -139,15 +139,15 @@ public:
         : W_(W), bias_(bias), narrow_(use_narrow_kernels<T>(W.cols())) {
         if (!narrow_) return;
         const std::int64_t V = W.rows(), C = W.cols();
-        weight_t_ = Tensor<T>::empty({C, padded_columns<T>(V)});
-        transpose_padded(W.data(), V, C, weight_t_.data(), weight_t_.size(1));
+        weight_panels_ = Tensor<T>::empty({wide_panel_count<T>(V), C, kWideTileColumns<T>});
+        wide_panels(W.data(), V, C, weight_panels_.data());
     }
 
     /// logits (rows, V) = X (rows, C) W^T + b; X and logits dense.
     void compute(const MatrixMap<T>& X, MatrixMap<T> logits) const {
         const std::int64_t V = W_.rows(), C = W_.cols();
         if (narrow_) {
-            narrow_times_wide(X.data(), X.rows(), C, weight_t_.data(), weight_t_.size(1), V, bias_, logits.data(), V);
+            narrow_times_wide(X.data(), X.rows(), C, weight_panels_.data(), V, bias_, logits.data(), V);
             return;
         }
         if (bias_) {
@@ -162,8 +162,7 @@ public:
     /// as a whole (narrow_times_wide_logsumexp). Narrow C only (narrow() is true).
     void log_sum_exp(const MatrixMap<T>& X, T* lse) const {
         BABYGPT_CHECK(narrow_, "LogitsProduct::log_sum_exp: only for a narrow C (compute the logits otherwise)");
-        narrow_times_wide_logsumexp(X.data(), X.rows(), W_.cols(), weight_t_.data(), weight_t_.size(1), W_.rows(),
-                                    bias_, lse);
+        narrow_times_wide_logsumexp(X.data(), X.rows(), W_.cols(), weight_panels_.data(), W_.rows(), bias_, lse);
     }
 
     /// The logit of class t for one input row x (C): x . W_t + b_t.
@@ -182,7 +181,7 @@ private:
     MatrixMap<T> W_;
     const T* bias_;
     bool narrow_;
-    Tensor<T> weight_t_;  // W^T (C, V padded to whole tiles), zeros in the padding; undefined unless narrow
+    Tensor<T> weight_panels_;  // W^T in panels (wide_panel_count(V), C, kWideTileColumns); undefined unless narrow
 };
 
 }  // namespace babygpt::kernels

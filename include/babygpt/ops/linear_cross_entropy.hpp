@@ -8,11 +8,16 @@
 // blocks: a block's logits are computed, turned into softmax and then, in place, into the gradient of
 // the mean loss with respect to those logits,
 //   D_i = (softmax(x_i W^T + b) - onehot(t_i)) / N,
-// all while the block is hot. D (N, V) is the only wide buffer. Backward, for an upstream gradient g:
-//   dx += g D W,   dW += g D^T x,   db += g * (column sums of D, summed per block in forward).
+// all while the block is hot. Backward, for an upstream gradient g:
+//   dx += g D W,   dW += g D^T x,   db += g * (column sums of D).
+// With a narrow C (the narrow kernels' widths, as in a character model of Chinese: C = 32, V = 6,100)
+// the three products of D are made in forward too, on blocks of a few rows whose D fits in the core's
+// L2 cache, so that no (N, V) tensor is ever written and backward only scales and adds dx, dW and db.
+// Otherwise D (N, V) is kept for backward's two GEMMs (with C = 384 and V = 65, as at v11, D is the
+// smaller of the two: N*V against dx's N*C).
 // Without a gradient (evaluation) only the loss is wanted, loss_i = logsumexp(z_i) - z_i[t_i] for the
-// logits z_i = x_i W^T + b, and the logits are not even written: each row's log-sum-exp is gathered tile
-// by tile as the product makes them, and z_i[t_i] is one dot product. The products are
+// logits z_i = x_i W^T + b, and with a narrow C the logits are not even written: each row's log-sum-exp
+// is gathered tile by tile as the product makes them, and z_i[t_i] is one dot product. The products are
 // kernels/products.hpp's.
 // Under ReferenceMode it is what it stands for: cross_entropy(linear(x, W, b), targets).
 
@@ -38,6 +43,14 @@ namespace detail {
 inline std::int64_t cross_entropy_block_rows(std::int64_t N, std::int64_t V, std::size_t element_size) {
     const std::int64_t rows = static_cast<std::int64_t>(262144 / (static_cast<std::size_t>(V) * element_size));
     return std::max<std::int64_t>(std::min<std::int64_t>(std::max<std::int64_t>(rows, 128), N), 1);
+}
+
+/// Rows per sub-block of the narrow path with a gradient: whole 8-row tiles of the narrow kernels, as
+/// many as keep a sub-block's logits (rows, V) within 768 KB, so that they stay in L2 (1 MB per core
+/// here) from the product through the softmax to the two gradient products: 32 rows at V = 6,100.
+inline std::int64_t cross_entropy_sub_block_rows(std::int64_t V, std::size_t element_size) {
+    const std::int64_t rows = static_cast<std::int64_t>(786432 / (static_cast<std::size_t>(V) * element_size)) / 8 * 8;
+    return std::max<std::int64_t>(rows, 8);
 }
 
 /// The shapes linear_cross_entropy needs, each refused with a message that names them.
@@ -94,6 +107,74 @@ T mean_loss_without_logits(const Tensor<T>& x, const IndexTensor& targets, const
     return total / static_cast<T>(N);
 }
 
+/// linear_cross_entropy with a gradient and a narrow C (logits_of.narrow()): forward computes what backward
+/// needs, sub-block by sub-block while that sub-block's D is in cache:
+///   dx rows = D W,   dW_block += D^T x rows,   db_block += column sums of D,
+/// with the blocks of rows, their partial sums and the order they are added in fixed for any thread
+/// count, so the bits are too. Backward scales them by its upstream gradient and adds them.
+template <typename T>
+Tensor<T> narrow_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                                      const IndexTensor& targets, const kernels::LogitsProduct<T>& logits_of,
+                                      std::int64_t block_rows) {
+    using MatrixMap = typename Tensor<T>::MatrixMap;
+    const std::int64_t C = weight.size(1), V = weight.size(0), N = targets.numel();
+    const std::int64_t blocks = (N + block_rows - 1) / block_rows;
+    const std::int64_t sub_rows = std::min(block_rows, cross_entropy_sub_block_rows(V, sizeof(T)));
+    const bool x_grad = x.requires_grad(), weight_grad = weight.requires_grad(),
+               bias_grad = bias.defined() && bias.requires_grad();
+    Tensor<T> dx = x_grad ? Tensor<T>::empty({N, C}) : Tensor<T>();                    // D W
+    Tensor<T> weight_partials = weight_grad ? Tensor<T>::empty({blocks, V, C}) : Tensor<T>();  // each block's D^T x
+    Tensor<T> bias_partials = bias_grad ? Tensor<T>::empty({blocks, V}) : Tensor<T>();  // each block's column sums
+    std::vector<T> block_loss(static_cast<std::size_t>(blocks));
+    const T inv_n = T(1) / static_cast<T>(N);
+
+    BABYGPT_OMP(parallel for schedule(static) if (blocks > 1 && N * V * C > (1 << 20)))
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+        const std::int64_t begin = blk * block_rows, end = std::min(N, begin + block_rows);
+        const Tensor<T> D = Tensor<T>::empty({sub_rows, V});  // a sub-block's logits, then in place their gradient
+        T loss_sum = 0;
+        for (std::int64_t r0 = begin; r0 < end; r0 += sub_rows) {
+            const std::int64_t rows = std::min(sub_rows, end - r0);
+            const bool first = r0 == begin;  // the block's partial sums start here
+            const MatrixMap X(x.data() + r0 * C, rows, C);
+            MatrixMap G(D.data(), rows, V);  // (rows, V)
+            logits_of.compute(X, G);         // X W^T + b
+            for (std::int64_t r = 0; r < rows; ++r) {  // each row's loss; its gradient in place
+                T* row = G.row(r).data();
+                const std::int64_t t = targets.data()[r0 + r];
+                loss_sum += cross_entropy_row(LogitRow<T>(row, V), t, GradRow<T>(row, V), inv_n);
+            }
+            if (x_grad)  // dx rows (rows, C) = D W
+                kernels::rows_times_narrow(G.data(), V, weight.data(), rows, V, C, dx.data() + r0 * C, false);
+            if (weight_grad)  // dW_block (V, C) += D^T x rows
+                kernels::columns_times_narrow(G.data(), V, X.data(), rows, V, C, weight_partials.data() + blk * V * C,
+                                              !first);
+            if (bias_grad) {  // db_block (V) += column sums of D
+                auto db = bias_partials.matrix(blocks, V).row(blk);
+                if (first) db = G.colwise().sum();
+                else db += G.colwise().sum();
+            }
+        }
+        block_loss[static_cast<std::size_t>(blk)] = loss_sum;
+    }
+    T total = 0;
+    for (const T l : block_loss) total += l;
+    Tensor<T> loss = Tensor<T>::scalar(total * inv_n);
+
+    std::vector<Tensor<T>> inputs{x, weight};
+    if (bias.defined()) inputs.push_back(bias);
+    record(loss, "linear_cross_entropy", inputs,
+           [x, weight, bias, dx, weight_partials, bias_partials, N, C, V, blocks](const Tensor<T>& g) {
+               const T scale = g.item();
+               if (dx.defined()) x.add_to_grad(N, C, scale * dx.matrix(N, C));  // dx += g D W
+               for (std::int64_t blk = 0; weight_partials.defined() && blk < blocks; ++blk)  // dW += g D^T x
+                   weight.add_to_grad(V, C, scale * MatrixMap(weight_partials.data() + blk * V * C, V, C));
+               if (bias_partials.defined())  // db += g * column sums of D
+                   bias.add_to_grad(1, V, scale * bias_partials.matrix(blocks, V).colwise().sum());
+           });
+    return loss;
+}
+
 }  // namespace detail
 
 /// x (..., C), weight (V, C), bias (V) or undefined, integer targets (...) in [0, V)
@@ -111,6 +192,7 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
     const std::int64_t block_rows = detail::cross_entropy_block_rows(N, V, sizeof(T));
     const kernels::LogitsProduct<T> logits_of(weight.matrix(), bias.defined() ? bias.data() : nullptr);
     if (!needs_grad) return Tensor<T>::scalar(detail::mean_loss_without_logits(x, targets, logits_of, block_rows));
+    if (logits_of.narrow()) return detail::narrow_linear_cross_entropy(x, weight, bias, targets, logits_of, block_rows);
 
     const std::int64_t blocks = (N + block_rows - 1) / block_rows;
     Tensor<T> D = Tensor<T>::empty({N, V});  // (N, V): each block's logits, then in place their gradient
