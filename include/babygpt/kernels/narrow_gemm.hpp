@@ -242,9 +242,9 @@ void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* pane
 template <typename T>
 void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, const T* panels, std::int64_t V,
                                  const T* bias, T* lse) {
-    using Eigen::internal::padd, Eigen::internal::pexp, Eigen::internal::pmax, Eigen::internal::pmul,
-        Eigen::internal::ploadu, Eigen::internal::predux, Eigen::internal::predux_max, Eigen::internal::pset1,
-        Eigen::internal::pstoreu, Eigen::internal::psub;
+    using Eigen::internal::padd, Eigen::internal::pcmp_lt, Eigen::internal::pexp, Eigen::internal::pmax,
+        Eigen::internal::pmul, Eigen::internal::ploadu, Eigen::internal::predux, Eigen::internal::predux_any,
+        Eigen::internal::predux_max, Eigen::internal::pset1, Eigen::internal::pstoreu, Eigen::internal::psub;
     constexpr int VP = 2, P = kPacketSize<T>, W = kWideTileColumns<T>;
     constexpr T minus_infinity = -std::numeric_limits<T>::infinity();
     std::vector<T> row_max(static_cast<std::size_t>(M), minus_infinity);  // m of each row so far
@@ -253,15 +253,19 @@ void narrow_times_wide_logsumexp(const T* X, std::int64_t M, std::int64_t C, con
     // Folds one row's W logits (the lanes past `width` are -inf, whose exp is 0) into its m and sums.
     auto fold = [&](const T* logits, std::int64_t i) {
         const Packet<T> x0 = ploadu<Packet<T>>(logits), x1 = ploadu<Packet<T>>(logits + P);
-        const T tile_max = predux_max(pmax(x0, x1));
+        const Packet<T> x_max = pmax(x0, x1);
         T& m = row_max[static_cast<std::size_t>(i)];
         T* sum = sums.data() + i * P;
         Packet<T> s = ploadu<Packet<T>>(sum);
-        if (tile_max > m) {  // a new maximum: sum exp(x - m_old) = exp(m_new - m_old) sum exp(x - m_new)
+        Packet<T> shift = pset1<Packet<T>>(m);
+        // One lane-wise comparison first: after the first tiles a row's maximum rarely grows, and the
+        // horizontal maximum across lanes costs as much as the rest of the fold.
+        if (predux_any(pcmp_lt(shift, x_max))) {  // a new maximum: sum exp(x - m_old) = exp(m_new - m_old) sum exp(x - m_new)
+            const T tile_max = predux_max(x_max);
             s = pmul(s, pset1<Packet<T>>(std::exp(m - tile_max)));
             m = tile_max;
+            shift = pset1<Packet<T>>(m);
         }
-        const Packet<T> shift = pset1<Packet<T>>(m);
         pstoreu(sum, padd(s, padd(pexp(psub(x0, shift)), pexp(psub(x1, shift)))));
     };
     // Column tiles outermost, as in narrow_times_wide: the tile's (C, W) panel stays in L1.
