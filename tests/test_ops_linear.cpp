@@ -104,9 +104,10 @@ TEST_CASE("ops::linear: gradcheck without bias, and with only some inputs requir
 TEST_CASE("ops::linear: widths of 1, 2 and 4 SIMD packets (the narrow kernels): values against Eigen, gradcheck") {
     const std::int64_t P = kernels::kPacketSize<double>;
     Generator gen(4);
-    // (in, out): a narrow output (forward), a narrow input (dx and dW), both, and neither.
+    // (in, out): a narrow output (forward), a narrow input (dx and dW), both, and neither; a narrow input
+    // into a wider output (forward in panels, with a partial one) and back (dx in panels, dW transposed).
     for (const auto& [in, out] : std::vector<std::pair<std::int64_t, std::int64_t>>{
-             {3, P}, {2 * P, 5}, {4 * P, 2 * P}, {3 * P + 1, 3}}) {
+             {3, P}, {2 * P, 5}, {4 * P, 2 * P}, {3 * P + 1, 3}, {P, 5 * P + 3}, {5 * P + 3, 2 * P}}) {
         const auto& in_value = in;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
         CAPTURE(in_value);
         const auto& out_value = out;  // C++17 lambdas (inside CAPTURE) cannot capture a structured binding
@@ -118,7 +119,13 @@ TEST_CASE("ops::linear: widths of 1, 2 and 4 SIMD packets (the narrow kernels): 
         Eigen::MatrixXd expected = x.matrix(22, in) * W.matrix().transpose();
         expected.rowwise() += b.matrix(1, out).row(0);
         CHECK((y.matrix(22, out) - expected).cwiseAbs().maxCoeff() < 1e-12);
+        const Tensord y_without_bias = linear(x, W, Tensord());
+        CHECK((y_without_bias.matrix(22, out) - x.matrix(22, in) * W.matrix().transpose()).cwiseAbs().maxCoeff() < 1e-12);
         require_gradcheck([](const std::vector<Tensord>& t) { return linear(t[0], t[1], t[2]); }, {x, W, b});
+        // Used twice: the second backward of each product adds to the gradient the first one wrote.
+        require_gradcheck(
+            [](const std::vector<Tensord>& t) { return linear(t[0], t[1], t[2]) * 2.0 + linear(t[0], t[1], Tensord()); },
+            {x, W, b});
     }
 }
 
