@@ -19,40 +19,32 @@
 
 namespace babygpt::kernels {
 
-/// Calls product(r0, rows) for contiguous ranges of a product's M rows, in parallel: one range below
-/// about a quarter million multiply-adds (`work`) or inside a parallel region, else up to one per
-/// thread with at least 16 rows each.
-template <typename Product>
-void for_row_ranges(std::int64_t M, std::int64_t work, Product&& product) {
-    std::int64_t parts = 1;
-#ifdef _OPENMP
-    if (!omp_in_parallel() && work >= (std::int64_t(1) << 18))
-        parts = std::min<std::int64_t>(omp_get_max_threads(), M / 16);
-#else
-    static_cast<void>(work);  // only decides whether to split across threads
-#endif
-    if (parts <= 1) {
-        product(std::int64_t(0), M);
-        return;
-    }
-    BABYGPT_OMP(parallel for schedule(static) num_threads(static_cast<int>(parts)))
-    for (std::int64_t p = 0; p < parts; ++p) {
-        const std::int64_t r0 = M * p / parts;
-        product(r0, M * (p + 1) / parts - r0);
-    }
-}
-
 /// dst = alpha * lhs * rhs, or dst += alpha * lhs * rhs when `accumulate`. dst is (M, N), lhs (M, K),
 /// rhs (K, N): any Eigen expressions with direct access (maps, blocks, transposes of them).
 template <typename Dst, typename Lhs, typename Rhs>
 void gemm_rows(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
                typename std::decay_t<Dst>::Scalar alpha = 1) {
-    const std::int64_t work = dst.rows() * static_cast<std::int64_t>(dst.cols()) * static_cast<std::int64_t>(lhs.cols());
-    for_row_ranges(dst.rows(), work, [&](std::int64_t r0, std::int64_t rows) {
-        auto d = dst.middleRows(r0, rows);
-        if (accumulate) d.noalias() += alpha * (lhs.middleRows(r0, rows) * rhs);
-        else d.noalias() = alpha * (lhs.middleRows(r0, rows) * rhs);
-    });
+    auto product = [&](auto&& d, const auto& l) {
+        if (accumulate) d.noalias() += alpha * (l * rhs);
+        else d.noalias() = alpha * (l * rhs);
+    };
+    const std::int64_t M = dst.rows();
+    std::int64_t parts = 1;
+#ifdef _OPENMP
+    // Threads pay off from about a quarter million multiply-adds, and with at least 16 rows each.
+    const std::int64_t work = M * static_cast<std::int64_t>(dst.cols()) * static_cast<std::int64_t>(lhs.cols());
+    if (!omp_in_parallel() && work >= (std::int64_t(1) << 18))
+        parts = std::min<std::int64_t>(omp_get_max_threads(), M / 16);
+#endif
+    if (parts <= 1) {
+        product(dst, lhs);
+        return;
+    }
+    BABYGPT_OMP(parallel for schedule(static) num_threads(static_cast<int>(parts)))
+    for (std::int64_t p = 0; p < parts; ++p) {
+        const std::int64_t r0 = M * p / parts, rows = M * (p + 1) / parts - r0;
+        product(dst.middleRows(r0, rows), lhs.middleRows(r0, rows));
+    }
 }
 
 }  // namespace babygpt::kernels

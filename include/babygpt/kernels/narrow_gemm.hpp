@@ -213,27 +213,11 @@ void for_column_tiles(std::int64_t V, const T* bias, Tile&& tile) {
     }
 }
 
-/// The same panels from B^T itself, Bt (C, V) dense (a weight W (out, in) used as W, not W^T): panel p
-/// holds columns p W .. p W + W - 1 of Bt, zeros past column V in the last.
-template <typename T>
-void wide_panels_of_transposed(const T* Bt, std::int64_t C, std::int64_t V, T* panels) {
-    constexpr std::int64_t W = kWideTileColumns<T>;
-    for (std::int64_t p = 0; p < wide_panel_count<T>(V); ++p) {
-        const std::int64_t v0 = p * W, width = std::min(W, V - v0);
-        for (std::int64_t c = 0; c < C; ++c) {
-            T* panel_row = panels + (p * C + c) * W;
-            std::copy_n(Bt + c * V + v0, width, panel_row);
-            std::fill(panel_row + width, panel_row + W, T(0));
-        }
-    }
-}
-
-/// out (M, V) = alpha (X (M, C) B^T + bias), or += that when `accumulate`, single-threaded (callers split
-/// M), with B^T as wide_panels lays it out. X is dense (rows C apart), out's rows are ld_out apart; bias
-/// (V) may be null. Any C.
+/// out (M, V) = X (M, C) B^T + bias, single-threaded (callers split M), with B^T as wide_panels lays it
+/// out. X is dense (rows C apart), out's rows are ld_out apart; bias (V) may be null. Any C.
 template <typename T>
 void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* panels, std::int64_t V, const T* bias,
-                       T* out, std::int64_t ld_out, bool accumulate = false, T alpha = 1) {
+                       T* out, std::int64_t ld_out) {
     constexpr int VP = 2, W = kWideTileColumns<T>;
     // Column tiles outermost: the tile's (C, W) panel stays in L1 while every row passes.
     for_column_tiles<T>(V, bias, [&](std::int64_t v0, std::int64_t width, const T* init) {
@@ -241,13 +225,10 @@ void narrow_times_wide(const T* X, std::int64_t M, std::int64_t C, const T* pane
         for_row_tiles<VP>(M, 0, [&](auto rows, std::int64_t i) {  // rows i .. i + RR - 1, columns v0 .. v0 + W - 1
             constexpr int RR = decltype(rows)::value;
             if (width == W) return narrow_tile<RR, VP>(X + i * C, C, 1, panel, W, C, init, out + i * ld_out + v0,
-                                                       ld_out, accumulate, alpha);
+                                                       ld_out, false, T(1));
             T scratch[RR][W];  // the partial column tile goes through a whole one
-            narrow_tile<RR, VP>(X + i * C, C, 1, panel, W, C, init, &scratch[0][0], W, false, alpha);
-            for (int r = 0; r < RR; ++r) {
-                T* dst = out + (i + r) * ld_out + v0;
-                for (std::int64_t k = 0; k < width; ++k) dst[k] = accumulate ? dst[k] + scratch[r][k] : scratch[r][k];
-            }
+            narrow_tile<RR, VP>(X + i * C, C, 1, panel, W, C, init, &scratch[0][0], W, false, T(1));
+            for (int r = 0; r < RR; ++r) std::copy_n(scratch[r], width, out + (i + r) * ld_out + v0);
         });
     });
 }

@@ -1,8 +1,8 @@
 #pragma once
 // The matrix products of a linear layer, each named after what it computes, with the choice of kernel
-// inside: the narrow kernels of narrow_gemm.hpp when the result or the inner dimension is one, two or
-// four SIMD packets wide (the v9 model's C = 32), few_rows.hpp's dot products for the few rows of
-// generation, else one general GEMM split by rows across the threads (gemm.hpp).
+// inside: the narrow kernels of narrow_gemm.hpp when the result is one, two or four SIMD packets wide
+// (the v9 model's C = 32), few_rows.hpp's dot products for the few rows of generation, else one general
+// GEMM split by rows across the threads (gemm.hpp).
 //
 //   product_nt(out, X, W):  out (N, out) (+)= X (N, in) W^T      a layer's forward, W (out, in)
 //   product_nn(out, G, W):  out (N, in)  (+)= alpha G (N, out) W   the input's gradient
@@ -83,36 +83,20 @@ void gemm_into(const Out& out, const Lhs& lhs, const Rhs& rhs, T alpha = 1) {
     gemm_rows(result, lhs, rhs, out.accumulate, alpha);
 }
 
-/// out (N, V) (+)= alpha X (N, C) B^T with a narrow inner dimension C and B^T in wide_panels' layout:
-/// narrow_times_wide on each thread's rows.
-template <typename T>
-void narrow_times_wide_rows(MatrixMap<T> result, bool accumulate, const MatrixMap<T>& X, const T* panels,
-                            T alpha = 1) {
-    const std::int64_t N = X.rows(), C = X.cols(), V = result.cols();
-    for_row_ranges(N, N * C * V, [&](std::int64_t r0, std::int64_t rows) {
-        narrow_times_wide(X.data() + r0 * C, rows, C, panels, V, static_cast<const T*>(nullptr), result.data() + r0 * V,
-                          V, accumulate, alpha);
-    });
-}
-
 /// out (N, out_features) (+)= X (N, in) W^T, W (out_features, in) as PyTorch stores a weight.
 template <typename T, typename Out>
 void product_nt(const Out& out, const MatrixMap<T>& X, const MatrixMap<T>& W) {
     const std::int64_t N = X.rows(), in = X.cols(), out_features = W.rows();
     if (bf16_product(out.matrix, out.accumulate, X, false, W, true)) return;
-    MatrixMap<T> result = out.matrix;  // a writable copy of the view
     if (use_narrow_kernels<T>(out_features)) {
         // The narrow kernel reads W^T (in, out_features) row by row: one transposed copy.
         const Tensor<T> weight_t = Tensor<T>::empty({in, out_features});  // from the buffer pool
+        MatrixMap<T> result = out.matrix;  // a writable copy of the view
         transpose_padded(W.data(), out_features, in, weight_t.data(), out_features);
         rows_times_narrow(X.data(), in, weight_t.data(), N, in, out_features, result.data(), out.accumulate);
     } else if (N <= kFewRows && !ReferenceMode::is_enabled()) {
+        MatrixMap<T> result = out.matrix;  // a writable copy of the view
         few_rows_times_transposed(X.data(), N, in, W.data(), out_features, result.data(), out.accumulate);
-    } else if (use_narrow_kernels<T>(in)) {
-        // A narrow inner dimension (v9's C = 32 into 3C or 4C): W^T in panels, as for the output layer.
-        const Tensor<T> panels = Tensor<T>::empty({wide_panel_count<T>(out_features), in, kWideTileColumns<T>});
-        wide_panels(W.data(), out_features, in, panels.data());
-        narrow_times_wide_rows(result, out.accumulate, X, panels.data());
     } else {
         gemm_into(out, X, W.transpose());
     }
@@ -124,16 +108,10 @@ void product_nn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& W, T 
     const std::int64_t N = G.rows(), out_features = G.cols(), in = W.cols();
     if (bf16_product(out.matrix, out.accumulate, G, false, W, false, alpha)) return;
     MatrixMap<T> result = out.matrix;  // a writable copy of the view
-    if (use_narrow_kernels<T>(in)) {
+    if (use_narrow_kernels<T>(in))
         rows_times_narrow(G.data(), out_features, W.data(), N, out_features, in, result.data(), out.accumulate, alpha);
-    } else if (use_narrow_kernels<T>(out_features)) {
-        // A narrow inner dimension (the gradient into 4C from a layer whose output is C): W is B^T itself.
-        const Tensor<T> panels = Tensor<T>::empty({wide_panel_count<T>(in), out_features, kWideTileColumns<T>});
-        wide_panels_of_transposed(W.data(), out_features, in, panels.data());
-        narrow_times_wide_rows(result, out.accumulate, G, panels.data(), alpha);
-    } else {
+    else
         gemm_into(out, G, W, alpha);
-    }
 }
 
 /// out (out_features, in) (+)= alpha G^T X, G (N, out_features), X (N, in).
@@ -142,18 +120,11 @@ void product_tn(const Out& out, const MatrixMap<T>& G, const MatrixMap<T>& X, T 
     const std::int64_t N = G.rows(), out_features = G.cols(), in = X.cols();
     if (bf16_product(out.matrix, out.accumulate, G, true, X, false, alpha)) return;
     MatrixMap<T> result = out.matrix;  // a writable copy of the view
-    if (use_narrow_kernels<T>(in)) {
+    if (use_narrow_kernels<T>(in))
         columns_times_narrow(G.data(), out_features, X.data(), N, out_features, in, result.data(), out.accumulate,
                              alpha);
-    } else if (use_narrow_kernels<T>(out_features)) {
-        // A narrow out_features (a layer from 4C to C): out^T (in, out_features) = X^T G is the narrow
-        // product; one transposed copy puts it in place.
-        const Tensor<T> result_t = Tensor<T>::empty({in, out_features});
-        columns_times_narrow(X.data(), in, G.data(), N, in, out_features, result_t.data(), false, alpha);
-        assign_or_add(result, result_t.matrix(in, out_features).transpose(), out.accumulate);
-    } else {
+    else
         gemm_into(out, G.transpose(), X, alpha);
-    }
 }
 
 /// logits = X W^T + b for blocks of rows X, with W (V, C) the output layer of a language model: V wide
