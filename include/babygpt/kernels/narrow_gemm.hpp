@@ -60,8 +60,8 @@ void narrow_tile(const T* a, std::int64_t a_row, std::int64_t a_step, const T* b
         Eigen::internal::pset1, Eigen::internal::pstoreu;
     constexpr int P = kPacketSize<T>;
     // The loops over r and c are unrolled (the pragmas) so that the compiler keeps the whole tile in
-    // registers; otherwise GCC moves it through the stack before and after the loop over s, which costs
-    // as much as the loop itself when s runs only C = 32 steps (narrow_times_wide).
+    // registers; otherwise GCC moves it through the stack before and after the loop over s, which took
+    // about as long as the loop itself when s runs only C = 32 steps (narrow_times_wide).
     Packet<T> start[CP];
 #pragma GCC unroll 16
     for (int c = 0; c < CP; ++c) start[c] = init ? ploadu<Packet<T>>(init + c * P) : pset1<Packet<T>>(T(0));
@@ -147,8 +147,9 @@ void columns_times_narrow(const T* A, std::int64_t lda, const T* X, std::int64_t
     });
 }
 
-/// out (C, ld_out) = B^T for B (K, C) dense, zeros in columns K .. ld_out - 1. When C is a multiple of the packet size P, in (P, P) blocks transposed in registers (Eigen's
-/// ptranspose); the rows left over, and other C, element by element.
+/// out (C, ld_out) = B^T for B (K, C) dense, zeros in columns K .. ld_out - 1. When C is a multiple of
+/// the packet size P, in (P, P) blocks transposed in registers (Eigen's ptranspose); the rows left over,
+/// and other C, element by element.
 template <typename T>
 void transpose_padded(const T* B, std::int64_t K, std::int64_t C, T* out, std::int64_t ld_out) {
     constexpr int P = kPacketSize<T>;
@@ -190,8 +191,8 @@ constexpr std::int64_t wide_panel_count(std::int64_t V) {
 
 /// panels (wide_panel_count(V), C, W) = B^T for B (V, C) dense, cut into panels of W = kWideTileColumns
 /// columns, each panel (C, W) contiguous, zeros past column V in the last: the layout narrow_times_wide
-/// reads. A tile's operand is then one 4 KB block (C = 32, float) read front to back, where rows of one
-/// long B^T would be C strides of V floats apart (a page each): 25-30% faster at V = 6,100.
+/// reads. A tile's operand is then one 4 KB block (C = 32, float) read front to back, where the rows of
+/// one long B^T would be V floats apart, a page each at V = 6,100 (docs/performance.md).
 template <typename T>
 void wide_panels(const T* B, std::int64_t V, std::int64_t C, T* panels) {
     constexpr std::int64_t W = kWideTileColumns<T>;
