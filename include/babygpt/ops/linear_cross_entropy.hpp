@@ -148,10 +148,10 @@ Tensor<T> narrow_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weigh
             if (weight_grad)  // dW_block (V, C) += D^T x rows
                 kernels::columns_times_narrow(G.data(), V, X.data(), rows, V, C, weight_partials.data() + blk * V * C,
                                               !first);
-            if (bias_grad) {  // db_block (V) += column sums of D, row by row (contiguous, so vectorised)
+            if (bias_grad) {  // db_block (V) += column sums of D
                 auto db = bias_partials.matrix(blocks, V).row(blk);
-                if (first) db.setZero();
-                for (std::int64_t r = 0; r < rows; ++r) db += G.row(r);
+                if (first) db = G.colwise().sum();
+                else db += G.colwise().sum();
             }
         }
         block_loss[static_cast<std::size_t>(blk)] = loss_sum;
