@@ -53,6 +53,26 @@ inline std::int64_t cross_entropy_sub_block_rows(std::int64_t V, std::size_t ele
     return std::max<std::int64_t>(rows, 8);
 }
 
+/// Rows of logits G (rows, V), dense, with their targets: returns the sum of the rows' losses and leaves
+/// in place of each row the gradient of the mean loss over N rows, (softmax - onehot(t)) * inv_n.
+template <typename T>
+T row_losses_and_gradients(T* G, std::int64_t rows, std::int64_t V, const std::int64_t* targets, T inv_n) {
+    T loss_sum = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+        T* row = G + r * V;
+        loss_sum += cross_entropy_row(LogitRow<T>(row, V), targets[r], GradRow<T>(row, V), inv_n);
+    }
+    return loss_sum;
+}
+
+/// The blocks' sums added in block order: the same bits for any thread count.
+template <typename T>
+T sum_in_order(const std::vector<T>& block_sums) {
+    T total = 0;
+    for (const T s : block_sums) total += s;
+    return total;
+}
+
 /// The shapes linear_cross_entropy needs, each refused with a message that names them.
 template <typename T>
 void check_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
@@ -102,9 +122,7 @@ T mean_loss_without_logits(const Tensor<T>& x, const IndexTensor& targets, const
         }
         block_loss[static_cast<std::size_t>(blk)] = loss_sum;
     }
-    T total = 0;
-    for (const T l : block_loss) total += l;
-    return total / static_cast<T>(N);
+    return sum_in_order(block_loss) / static_cast<T>(N);
 }
 
 /// linear_cross_entropy with a gradient and a narrow C (logits_of.narrow()): forward computes what backward
@@ -138,11 +156,7 @@ Tensor<T> narrow_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weigh
             const MatrixMap X(x.data() + r0 * C, rows, C);
             MatrixMap G(D.data(), rows, V);  // (rows, V)
             logits_of.compute(X, G);         // X W^T + b
-            for (std::int64_t r = 0; r < rows; ++r) {  // each row's loss; its gradient in place
-                T* row = G.row(r).data();
-                const std::int64_t t = targets.data()[r0 + r];
-                loss_sum += cross_entropy_row(LogitRow<T>(row, V), t, GradRow<T>(row, V), inv_n);
-            }
+            loss_sum += row_losses_and_gradients(G.data(), rows, V, targets.data() + r0, inv_n);  // G = D in place
             if (x_grad)  // dx rows (rows, C) = D W
                 kernels::rows_times_narrow(G.data(), V, weight.data(), rows, V, C, dx.data() + r0 * C, false);
             if (weight_grad)  // dW_block (V, C) += D^T x rows
@@ -166,9 +180,7 @@ Tensor<T> narrow_linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weigh
     } else {
         for (std::int64_t blk = 0; blk < blocks; ++blk) one_block(blk);
     }
-    T total = 0;
-    for (const T l : block_loss) total += l;
-    Tensor<T> loss = Tensor<T>::scalar(total * inv_n);
+    Tensor<T> loss = Tensor<T>::scalar(sum_in_order(block_loss) * inv_n);
 
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
@@ -216,18 +228,11 @@ Tensor<T> linear_cross_entropy(const Tensor<T>& x, const Tensor<T>& weight, cons
         const std::int64_t r0 = blk * block_rows, rows = std::min(block_rows, N - r0);
         typename Tensor<T>::MatrixMap logits(D.data() + r0 * V, rows, V);  // (rows, V), in L2 from here on
         logits_of.compute(typename Tensor<T>::MatrixMap(x.data() + r0 * C, rows, C), logits);  // X W^T + b
-        T loss_sum = 0;
-        for (std::int64_t r = 0; r < rows; ++r) {  // each row's loss; its gradient in place
-            T* row = logits.row(r).data();
-            const std::int64_t t = targets.data()[r0 + r];
-            loss_sum += detail::cross_entropy_row(detail::LogitRow<T>(row, V), t, detail::GradRow<T>(row, V), inv_n);
-        }
-        block_loss[static_cast<std::size_t>(blk)] = loss_sum;
+        block_loss[static_cast<std::size_t>(blk)] =  // each row's loss; its gradient in place
+            detail::row_losses_and_gradients(logits.data(), rows, V, targets.data() + r0, inv_n);
         if (with_bias_grad) bias_partials.matrix(blocks, V).row(blk) = logits.colwise().sum();
     }
-    T total = 0;
-    for (const T l : block_loss) total += l;
-    Tensor<T> loss = Tensor<T>::scalar(total * inv_n);
+    Tensor<T> loss = Tensor<T>::scalar(detail::sum_in_order(block_loss) * inv_n);
 
     std::vector<Tensor<T>> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
