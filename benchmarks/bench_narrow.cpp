@@ -10,7 +10,7 @@
 //   forward   logits (R, V) = X (R, C) W^T + b   narrow_times_wide, W^T in panels
 //   dx        (R, C) = D (R, V) W (V, C)         rows_times_narrow
 //   dW        (V, C) += D^T X                    columns_times_narrow
-// One thread: the kernels split rows across threads only outside this benchmark's concern.
+// One thread, as the rate against the GEMM is what this measures.
 
 #include <cstdio>
 #include <cstdlib>
