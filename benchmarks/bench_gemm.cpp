@@ -4,8 +4,6 @@
 //
 //   build/benchmarks/bench_gemm [--size 1024] [--repeats 10] [--threads 1]
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

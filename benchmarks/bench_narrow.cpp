@@ -7,17 +7,18 @@
 //   build/benchmarks/bench_narrow [--vocab 6100] [--width 32] [--rows 256] [--repeats 9]
 //
 // Per sub-block of the rows (as many as linear_cross_entropy takes: 32 at V = 6,100):
-//   forward   logits (R, V) = X (R, C) W^T + b   narrow_times_wide, W^T in panels
+//   forward   logits (R, V) = X (R, C) W^T + b   LogitsProduct (narrow_times_wide, W^T in panels)
 //   dx        (R, C) = D (R, V) W (V, C)         rows_times_narrow
 //   dW        (V, C) += D^T X                    columns_times_narrow
 // One thread, as the rate against the GEMM is what this measures.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
-#include <babygpt/kernels/narrow_gemm.hpp>
+#include <babygpt/kernels/products.hpp>
 #include <babygpt/ops/linear_cross_entropy.hpp>
 #include <babygpt/random.hpp>
 #include <babygpt/tensor.hpp>
@@ -51,11 +52,10 @@ int main(int argc, char** argv) {
     const std::int64_t sub_blocks = (N + R - 1) / R;
 
     babygpt::Generator gen(0);
-    const babygpt::Tensorf x = babygpt::Tensorf::randn({N, C}, gen);          // (N, C)
-    const babygpt::Tensorf weight = babygpt::Tensorf::randn({V, C}, gen);     // (V, C)
-    const babygpt::Tensorf bias = babygpt::Tensorf::randn({V}, gen);          // (V)
-    std::vector<float> panels(static_cast<std::size_t>(k::wide_panel_count<float>(V) * C * k::kWideTileColumns<float>));
-    k::wide_panels(weight.data(), V, C, panels.data());
+    const babygpt::Tensorf x = babygpt::Tensorf::randn({N, C}, gen);       // (N, C)
+    const babygpt::Tensorf weight = babygpt::Tensorf::randn({V, C}, gen);  // (V, C)
+    const babygpt::Tensorf bias = babygpt::Tensorf::randn({V}, gen);       // (V)
+    const k::LogitsProduct<float> logits_of(weight.matrix(), bias.data());  // W^T in panels, as the op lays it out
     std::vector<float> D(static_cast<std::size_t>(R * V));  // a sub-block's logits, then their gradient
     std::vector<float> dx(static_cast<std::size_t>(N * C)), dW(static_cast<std::size_t>(V * C));
     auto rows_of = [&](std::int64_t b) { return std::min(R, N - b * R); };
@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
         {[&] { c.noalias() = a.matrix() * b.matrix(); },
          [&] {
              for (std::int64_t s = 0; s < sub_blocks; ++s)
-                 k::narrow_times_wide(x.data() + s * R * C, rows_of(s), C, panels.data(), V, bias.data(), D.data(), V);
+                 logits_of.compute(k::MatrixMap<float>(x.data() + s * R * C, rows_of(s), C),
+                                   k::MatrixMap<float>(D.data(), rows_of(s), V));
          },
          [&] {
              for (std::int64_t s = 0; s < sub_blocks; ++s)

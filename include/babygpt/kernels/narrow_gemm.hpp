@@ -45,20 +45,16 @@ constexpr bool narrow_product_fits(std::int64_t C) {
     return P > 1 && C > 0 && C % P == 0 && (C / P == 1 || C / P == 2 || C / P == 4);
 }
 
-/// SIMD registers the compiler may use: 32 with AVX-512 (and AArch64's NEON), 16 with AVX2 or SSE.
-inline constexpr int kSimdRegisters =
-#if defined(__AVX512F__) || defined(__aarch64__)
-    32;
-#else
-    16;
-#endif
-
-/// Rows per register tile: 16 accumulators in all with 32 registers; with 16 registers, 12, which
-/// leaves room for b's packets and a's broadcast (16 there made the compiler move accumulators through
-/// the stack at every step: the output layer's forward product ran about 1.35x slower on an AVX2 CPU,
-/// docs/performance.md).
+/// Rows per register tile: 16 accumulators in all with 32 SIMD registers (AVX-512, NEON on AArch64);
+/// with fewer, all but 4 of them, which leaves room for b's packets and a's broadcast (16 accumulators
+/// of AVX2's 16 registers made the compiler move them through the stack at every step: the output
+/// layer's forward product ran about 1.35x slower on an AVX2 CPU, docs/performance.md). The register
+/// count is Eigen's, for the instruction set it was compiled for.
 template <int CP>
-inline constexpr int kTileRows = kSimdRegisters >= 32 ? 16 / CP : 12 / CP;
+inline constexpr int kTileRows = [] {
+    constexpr int registers = static_cast<int>(EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS);
+    return std::max(1, (registers >= 32 ? 16 : registers - 4) / CP);
+}();
 
 /// The register tile the three products share. For r < R, with b_s the CP packets at b + s * b_step:
 ///   out row r  = alpha * (init + sum over s < steps of a[r * a_row + s * a_step] * b_s)
